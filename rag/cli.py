@@ -1,0 +1,194 @@
+"""The ``sanad`` command: a thin layer over ``rag.Sanad``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Sanad: answers Arabic questions from news articles, citing the passages it rests on.",
+)
+
+
+def _setup_logging(verbose: bool) -> None:
+    from config import load_settings
+
+    level = logging.INFO if verbose else getattr(logging, load_settings().log_level.upper(), logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers", "urllib3", "bm25s", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log what is ingested, skipped, replaced")):
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _setup_logging(verbose)
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"sanad: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def engine():
+    from rag import Sanad
+
+    return Sanad()
+
+
+def guarded(fn):
+    """Run a command; known errors become one line on stderr and a non-zero exit code."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from pydantic import ValidationError
+
+        from rag import LoadError, QuestionError, StoreError
+
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except QuestionError as exc:
+            fail(str(exc), 2)
+        except (StoreError, LoadError, FileNotFoundError) as exc:
+            fail(str(exc))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            fail(f"bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+        except RuntimeError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    return wrapper
+
+
+def format_answer(answer) -> str:
+    lines = [answer.answer]
+    if answer.notice:
+        lines.append(f"({answer.notice})")
+    if answer.citations:
+        lines.append("")
+        lines.append("المصادر:" if not answer.question.isascii() else "Sources:")
+        for i, c in enumerate(answer.citations, 1):
+            lines.append(f"[{i}] {c.title}")
+            lines.append(f"    «{c.quote}»")
+            lines.append(f"    {c.doc_id} · {c.chunk_id} · {c.start}-{c.end}")
+    return "\n".join(lines)
+
+
+@app.command()
+@guarded
+def ask(
+    question: str = typer.Argument(..., help="the question, e.g. «من وقع الاتفاقية؟»"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+):
+    """Answer a question with numbered citations (abstains when the sources do not say)."""
+    answer = engine().ask(question)
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        typer.echo(format_answer(answer))
+
+
+@app.command()
+@guarded
+def search(
+    question: str,
+    k: int = typer.Option(5, "--k", "-k", min=1, help="how many chunks"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Show the chunks hybrid retrieval finds for a question, with their scores."""
+    hits = engine().search(question, k)
+    rows = [
+        {
+            "chunk_id": h.chunk.chunk_id,
+            "doc_id": h.chunk.doc_id,
+            "title": h.chunk.title,
+            "score": round(h.score, 4),
+            "dense": None if h.dense is None else round(h.dense, 4),
+            "keyword": None if h.keyword is None else round(h.keyword, 4),
+            "start": h.chunk.start,
+            "end": h.chunk.end,
+            "text": h.chunk.text,
+        }
+        for h in hits
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for i, r in enumerate(rows, 1):
+        typer.echo(f"[{i}] {r['score']:+.3f} (dense {r['dense']}, keyword {r['keyword']}) {r['chunk_id']} — {r['title']}")
+        typer.echo(f"    {r['text'][:200]}")
+
+
+@app.command()
+@guarded
+def ingest(
+    path: Optional[Path] = typer.Argument(None, help="file or folder (default: the configured corpus, the seeds)"),
+    prune: bool = typer.Option(False, "--prune", help="remove articles no longer present under PATH"),
+    rebuild: bool = typer.Option(False, "--rebuild", help="drop the index first and ingest from scratch"),
+):
+    """Ingest articles (.txt .md .html .jsonl .json); unchanged ones are not embedded again."""
+    sanad = engine()
+    if rebuild:
+        sanad.rebuild()
+    target = path or sanad.settings.corpus_path
+    report = sanad.ingest(target, prune=prune, progress=sys.stderr.isatty())
+    for err in report.errors:
+        typer.echo(f"not ingested: {err}", err=True)
+    typer.echo(report.summary())
+    if report.errors and not (report.added or report.replaced or report.unchanged):
+        raise typer.Exit(1)
+
+
+@app.command()
+@guarded
+def remove(doc_id: str):
+    """Remove one article from the index."""
+    n = engine().remove(doc_id)
+    if not n:
+        fail(f"no article with id {doc_id!r} in the index")
+    typer.echo(f"removed {doc_id} ({n} chunks)")
+
+
+@app.command()
+@guarded
+def sources(as_json: bool = typer.Option(False, "--json")):
+    """List the articles in the index."""
+    sanad = engine()
+    sanad.ensure_ready()
+    docs = sanad.sources()
+    if as_json:
+        typer.echo(json.dumps(docs, ensure_ascii=False))
+        return
+    for d in docs:
+        typer.echo(f"{d['doc_id']}\t{d['chunks']} chunks\t{d['date'] or '-'}\t{d['title']}")
+
+
+@app.command()
+@guarded
+def stats(as_json: bool = typer.Option(False, "--json")):
+    """Articles, chunks, model and index age."""
+    sanad = engine()
+    sanad.ensure_ready()
+    st = sanad.stats()
+    if as_json:
+        typer.echo(json.dumps(st, ensure_ascii=False))
+        return
+    for k, v in st.items():
+        typer.echo(f"{k}: {v}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,313 @@
+"""``Sanad``: the one object that ingests, searches and answers. Every way in (CLI, bot,
+eval, LangChain) goes through it."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+from config import Settings, load_settings
+from embeddings import Embedder
+from rag.answering import Answerer, ExtractiveAnswerer, abstain_message
+from rag.chunking import article_hash, chunk_article, passage_text
+from rag.keyword import KeywordIndex
+from rag.loaders import Problem, load_corpus
+from rag.normalize import is_arabic
+from rag.records import Answer, Article, Chunk, Hit, IngestReport
+from rag.retrieval import hybrid_search
+from rag.store import VectorStore
+
+log = logging.getLogger(__name__)
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked (empty, nothing but symbols); the message is for the user."""
+
+
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def clean_question(question: str, max_chars: int) -> tuple[str, str]:
+    """(cleaned question, notice). Control and zero-width characters go, white space is
+    folded, an over-long question is cut at ``max_chars`` with a notice."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    q = _INVISIBLE.sub("", question)
+    q = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in q)
+    q = re.sub(r"\s+", " ", q).strip()
+    if not any(c.isalnum() for c in q):
+        raise QuestionError(
+            "السؤال فارغ: اكتب سؤالًا بالكلمات. / The question is empty: please ask with words."
+            if not q or is_arabic(q)
+            else "The question has no words: please ask with words."
+        )
+    notice = ""
+    if len(q) > max_chars:
+        cut = q.rfind(" ", 0, max_chars)
+        q = q[: cut if cut > max_chars // 2 else max_chars]
+        notice = (
+            f"السؤال طويل جدًا، فاقتُصر على أول {len(q)} حرفًا."
+            if is_arabic(q)
+            else f"The question was too long and was cut to its first {len(q)} characters."
+        )
+    return q, notice
+
+
+class Sanad:
+    """Ingest articles, search them, answer questions with citations.
+
+    >>> sanad = Sanad()                     # settings from config/ + SANAD_* environment
+    >>> answer = sanad.ask("من وقع الاتفاقية؟")
+    >>> answer.answer, answer.citations[0].quote
+    """
+
+    def __init__(self, settings: Settings | None = None, answerer: Answerer | None = None, **overrides):
+        self.settings = settings or load_settings(**overrides)
+        self.embedder = Embedder(self.settings)
+        self.store = VectorStore(self.settings, self.embedder.model_id, self.embedder.dim)
+        self._keyword: KeywordIndex | None = None
+        self._lock = threading.RLock()
+        self._answerer = answerer
+        self._ready = False
+
+    # --- answering ----------------------------------------------------------------------
+    @property
+    def answerer(self) -> Answerer:
+        if self._answerer is None:
+            s = self.settings
+            extractive = ExtractiveAnswerer(self.idf, s.abstain_threshold, s.citations)
+            if s.answerer == "llm":
+                from rag.llm import LLMAnswerer
+
+                self._answerer = LLMAnswerer(s, extractive)
+            else:
+                self._answerer = extractive
+        return self._answerer
+
+    def idf(self, term: str) -> float:
+        return self.keyword().idf(term)
+
+    def ask(self, question: str) -> Answer:
+        """Answer ``question`` from the index, citing the passages the answer rests on."""
+        q, notice = clean_question(question, self.settings.max_question_chars)
+        self.ensure_ready()
+        hits = self.search(q)
+        if not hits:
+            return Answer(q, abstain_message(q), True, [], 0.0, self.answerer.name, notice)
+        answer = self.answerer.answer(q, hits)
+        if notice:
+            from dataclasses import replace
+
+            answer = replace(answer, notice=notice)
+        return answer
+
+    def search(self, question: str, k: int | None = None) -> list[Hit]:
+        """The ``k`` best chunks for ``question`` by hybrid retrieval."""
+        s = self.settings
+        q, _ = clean_question(question, s.max_question_chars)
+        self.ensure_ready()
+        keyword = self.keyword()
+        if len(keyword) == 0:
+            return []
+        vec = self.embedder.embed_query(q)
+        return hybrid_search(
+            self.store, keyword, vec, q, k or s.top_k, s.candidates, s.weight_dense, s.weight_keyword
+        )
+
+    # --- index state ------------------------------------------------------------------
+    def ensure_ready(self) -> None:
+        """On first use, build the index from the configured corpus if it is empty."""
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            if self.store.count() == 0 and self.settings.corpus:
+                path = self.settings.corpus_path
+                if path.exists():
+                    log.warning("the index is empty: ingesting %s (first use)", path)
+                    self.ingest(path)
+            self._ready = True
+
+    def keyword(self) -> KeywordIndex:
+        """The keyword index, rebuilt from the store when the store has changed."""
+        gen = self.store.generation()
+        kw = self._keyword
+        if kw is not None and kw.generation == gen:
+            return kw
+        with self._lock:
+            if self._keyword is not None and self._keyword.generation == gen:
+                return self._keyword
+            path = self.settings.keyword_path / self.settings.collection
+            kw = KeywordIndex.load(path)
+            count = self.store.count()
+            if kw is None or kw.generation != gen or len(kw) != count:
+                t0 = time.perf_counter()
+                entries = [(cid, passage_text(meta.get("title", ""), doc)) for cid, doc, meta in self.store.iter_all()]
+                kw = KeywordIndex.build(entries, gen)
+                log.info("keyword index rebuilt: %d chunks in %.2fs", len(kw), time.perf_counter() - t0)
+                try:
+                    kw.save(path)
+                except OSError as exc:  # another process may be saving the same index
+                    log.warning("could not save the keyword index to %s: %s", path, exc)
+            self._keyword = kw
+            return kw
+
+    # --- ingestion --------------------------------------------------------------------
+    def ingest(self, path: str | Path, prune: bool = False, progress: bool = False) -> IngestReport:
+        """Ingest a file or folder. Unchanged articles are skipped, changed ones replaced;
+        with ``prune``, articles no longer present under ``path`` are removed."""
+        report = IngestReport()
+        articles: list[Article] = []
+        for item in load_corpus(Path(path), self.settings.max_file_bytes):
+            if isinstance(item, Problem):
+                log.warning("not ingested: %s", item)
+                report.errors.append(str(item))
+            else:
+                articles.append(item)
+        self.ingest_articles(articles, report=report, progress=progress)
+        if prune:
+            keep = {a.doc_id for a in articles}
+            for doc_id in sorted(set(self.doc_ids()) - keep):
+                self.remove(doc_id)
+                report.removed.append(doc_id)
+        return report
+
+    def ingest_articles(
+        self, articles: Iterable[Article], report: IngestReport | None = None, progress: bool = False
+    ) -> IngestReport:
+        report = report or IngestReport()
+        articles = list(articles)
+        s = self.settings
+        batch: list[tuple[Article, list[Chunk], dict, str]] = []
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(articles), desc="ingesting", unit="article")
+        with self._lock:
+            before = self.embedder.embedded_count
+            self.store.bump_generation()  # any keyword index is stale from here on
+            try:
+                for article in articles:
+                    h = article_hash(article, s.chunk_max_chars, s.chunk_overlap_sentences)
+                    existing = self.store.doc_chunks(article.doc_id)
+                    metas = existing["metadatas"] or []
+                    if metas and all(m.get("doc_hash") == h for m in metas) and len(metas) == metas[0].get("n_chunks"):
+                        log.info("unchanged: %s", article.doc_id)
+                        report.unchanged.append(article.doc_id)
+                        if bar:
+                            bar.update(1)
+                        continue
+                    chunks = chunk_article(article, s.chunk_max_chars, s.chunk_overlap_sentences)
+                    batch.append((article, chunks, existing, h))
+                    if sum(len(c) for _, c, _, _ in batch) >= s.embed_batch_size * 4:
+                        self._write_batch(batch, report)
+                        if bar:
+                            bar.update(len(batch))
+                        batch = []
+                self._write_batch(batch, report)
+                if bar:
+                    bar.update(len(batch))
+            finally:
+                self.store.bump_generation()
+                if bar:
+                    bar.close()
+            report.passages_embedded = self.embedder.embedded_count - before
+        self._keyword = None
+        log.info("ingest: %s", report.summary())
+        return report
+
+    def _write_batch(self, batch: list[tuple[Article, list[Chunk], dict, str]], report: IngestReport) -> None:
+        """Embed the chunks of several articles together, then write article by article."""
+        if not batch:
+            return
+        reuse = {}
+        for _, _, existing, _ in batch:
+            for meta, vec in zip(existing["metadatas"] or [], existing["embeddings"] if existing.get("embeddings") is not None else []):
+                reuse[meta.get("content_hash")] = vec
+        todo = [c for _, chunks, _, _ in batch for c in chunks if c.content_hash not in reuse]
+        vecs = self.embedder.embed_passages([passage_text(c.title, c.text) for c in todo])
+        reuse.update({c.content_hash: v for c, v in zip(todo, vecs)})
+        for article, chunks, existing, h in batch:
+            meta = {
+                "doc_hash": h,
+                "n_chunks": len(chunks),
+                "source": article.source,
+                "date": article.date,
+                "url": article.url,
+                "path": article.path,
+                "ingested_at": int(time.time()),
+            }
+            self.store.upsert(chunks, [reuse[c.content_hash] for c in chunks], meta)
+            stale = sorted(set(existing["ids"]) - {c.chunk_id for c in chunks})
+            self.store.delete(stale)
+            (report.replaced if existing["ids"] else report.added).append(article.doc_id)
+            report.chunks_written += len(chunks)
+            log.info("%s: %s (%d chunks)", "replaced" if existing["ids"] else "added", article.doc_id, len(chunks))
+
+    def remove(self, doc_id: str) -> int:
+        """Delete an article's chunks; returns how many were deleted."""
+        with self._lock:
+            ids = self.store.doc_chunks(doc_id)["ids"]
+            if ids:
+                self.store.bump_generation()
+                self.store.delete(ids)
+                self.store.bump_generation()
+                self._keyword = None
+            return len(ids)
+
+    def rebuild(self) -> None:
+        """Drop the whole index (vector store and keyword index)."""
+        with self._lock:
+            self.store.reset()
+            self._keyword = None
+            self._ready = False
+
+    # --- catalogue --------------------------------------------------------------------
+    def sources(self) -> list[dict]:
+        """One record per article in the index."""
+        docs: dict[str, dict] = {}
+        for _, _, meta in self.store.iter_all():
+            d = docs.setdefault(
+                meta["doc_id"],
+                {
+                    "doc_id": meta["doc_id"],
+                    "title": meta.get("title", ""),
+                    "date": meta.get("date", ""),
+                    "source": meta.get("source", ""),
+                    "chunks": 0,
+                    "ingested_at": meta.get("ingested_at", 0),
+                },
+            )
+            d["chunks"] += 1
+        return sorted(docs.values(), key=lambda d: d["doc_id"])
+
+    def doc_ids(self) -> list[str]:
+        return [d["doc_id"] for d in self.sources()]
+
+    def stats(self) -> dict:
+        docs = self.sources()
+        last = max((d["ingested_at"] for d in docs), default=0)
+        return {
+            "articles": len(docs),
+            "chunks": sum(d["chunks"] for d in docs),
+            "model": self.embedder.model_id,
+            "store": self.store.where,
+            "collection": self.settings.collection,
+            "last_ingest": last,
+            "index_age_seconds": int(time.time() - last) if last else None,
+        }
+
+    def passage(self, chunk_id: str) -> Chunk | None:
+        from rag.store import chunk_from
+
+        got = self.store.get([chunk_id])
+        if not got["ids"]:
+            return None
+        return chunk_from(got["ids"][0], got["documents"][0], got["metadatas"][0])

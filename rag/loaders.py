@@ -1,0 +1,215 @@
+"""Load articles from files: .txt / .md (first line is the headline, optional front matter),
+.html (main text via trafilatura), .jsonl / .json records. UTF-8 only, with clear errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.records import Article
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+RECORD_SUFFIXES = {".jsonl", ".json"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES
+
+_ID_OK = re.compile(r"[^\w.\-]+")
+
+
+class LoadError(ValueError):
+    """A file (or a record in it) that cannot be ingested; the message names it."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def clean_id(raw: str) -> str:
+    cleaned = _ID_OK.sub("-", str(raw).strip()).strip("-")
+    if not cleaned:
+        raise LoadError(f"unusable article id {raw!r}")
+    return cleaned
+
+
+def decode(data: bytes, name: str) -> str:
+    """UTF-8 text or a LoadError that says what the bytes look like."""
+    if b"\x00" in data[:8192]:
+        raise LoadError(f"{name}: binary file (contains NUL bytes), not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        hint = ""
+        try:
+            legacy = data.decode("cp1256")
+            letters = [c for c in legacy if c.isalpha()]
+            if letters and sum("\u0600" <= c <= "\u06ff" for c in letters) > len(letters) / 2:
+                hint = (
+                    " It looks like windows-1256 Arabic; convert it with "
+                    f"`iconv -f cp1256 -t utf-8 {name} > {Path(name).stem}.utf8{Path(name).suffix}`."
+                )
+        except UnicodeDecodeError:
+            pass
+        raise LoadError(f"{name}: not valid UTF-8 (byte {exc.start}).{hint}") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _front_matter(text: str) -> tuple[dict, str]:
+    """`---` / `key: value` lines / `---` at the top of a text file."""
+    if not text.startswith("---\n"):
+        return {}, text
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        return {}, text
+    meta = {}
+    for line in text[4:end].splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            meta[k.strip().lower()] = v.strip()
+    return meta, text[end + 5 :]
+
+
+def _title_of(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line[:300]
+    return ""
+
+
+def _article(doc_id: str, title: str, text: str, path: Path, meta: dict) -> Article:
+    if not text.strip():
+        raise LoadError(f"{path}: empty article (no text)")
+    return Article(
+        doc_id=clean_id(doc_id),
+        title=(title or _title_of(text)).strip()[:300],
+        text=text,
+        source=str(meta.get("source", "")),
+        date=str(meta.get("date", "")),
+        url=str(meta.get("url", "")),
+        path=str(path),
+    )
+
+
+def load_text(path: Path, text: str) -> Article:
+    meta, body = _front_matter(text)
+    return _article(meta.get("id", path.stem), meta.get("title", ""), body, path, meta)
+
+
+def load_html(path: Path, text: str) -> Article:
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False)
+    if doc is None or not (doc.text or "").strip():
+        raise LoadError(f"{path}: no main text found in the HTML")
+    title = doc.title or ""
+    body = doc.text if not title else f"{title}\n\n{doc.text}"
+    meta = {"date": doc.date or "", "url": doc.url or "", "source": doc.sitename or ""}
+    return _article(path.stem, title, body, path, meta)
+
+
+def _record(path: Path, rec: object, where: str) -> Article:
+    if not isinstance(rec, dict):
+        raise LoadError(f"{path}{where}: a record must be a JSON object")
+    text = rec.get("text") or rec.get("content") or rec.get("body")
+    if not isinstance(text, str) or not text.strip():
+        raise LoadError(f"{path}{where}: record has no 'text'")
+    rid = rec.get("id") or rec.get("doc_id")
+    if rid is None:
+        raise LoadError(f"{path}{where}: record has no 'id'")
+    text = text.replace("\r\n", "\n")
+    return _article(str(rid), str(rec.get("title") or ""), text, path, rec)
+
+
+def load_records(path: Path, text: str) -> Iterator[Article | Problem]:
+    """Good records are yielded; bad ones become Problems naming their line."""
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield Problem(str(path), f"invalid JSON (line {exc.lineno}): {exc.msg}")
+            return
+        items = data if isinstance(data, list) else data.get("articles", [data]) if isinstance(data, dict) else []
+        for i, rec in enumerate(items):
+            try:
+                yield _record(path, rec, f" record {i + 1}")
+            except LoadError as exc:
+                yield Problem(str(path), str(exc).split(": ", 1)[-1] + f" (record {i + 1})")
+        return
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            yield _record(path, rec, f" line {lineno}")
+        except json.JSONDecodeError as exc:
+            yield Problem(str(path), f"line {lineno}: invalid JSON ({exc.msg})")
+        except LoadError as exc:
+            yield Problem(str(path), f"line {lineno}: {str(exc).split(': ', 1)[-1]}")
+
+
+def load_file(path: Path, max_bytes: int) -> Iterator[Article | Problem]:
+    """Articles in one file; every failure is a Problem, never an exception."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix not in SUPPORTED:
+            raise LoadError(f"{path}: unsupported file type {suffix or '(none)'}; use {', '.join(sorted(SUPPORTED))}")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoadError(f"{path}: file is {size:,} bytes, over the limit of {max_bytes:,} (SANAD_MAX_FILE_BYTES)")
+        if size == 0:
+            raise LoadError(f"{path}: empty file")
+        text = decode(path.read_bytes(), str(path))
+        if suffix in RECORD_SUFFIXES:
+            yield from load_records(path, text)
+        elif suffix in HTML_SUFFIXES:
+            yield load_html(path, text)
+        else:
+            yield load_text(path, text)
+    except LoadError as exc:
+        msg = str(exc)
+        prefix = f"{path}: "
+        yield Problem(str(path), msg[len(prefix) :] if msg.startswith(prefix) else msg)
+    except OSError as exc:
+        yield Problem(str(path), f"cannot read: {exc.strerror or exc}")
+
+
+def iter_files(root: Path) -> list[Path]:
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise LoadError(f"{root}: no such file or folder")
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def load_corpus(root: Path, max_bytes: int) -> Iterator[Article | Problem]:
+    """Every article under ``root``; a bad file never stops the others.
+    Article ids must be unique: a later duplicate is refused with a Problem."""
+    seen: dict[str, str] = {}
+    for path in iter_files(root):
+        if path.suffix.lower() not in SUPPORTED:
+            log.info("skipping %s: not a supported article file", path)
+            continue
+        for item in load_file(path, max_bytes):
+            if isinstance(item, Article):
+                if item.doc_id in seen:
+                    yield Problem(str(path), f"duplicate article id {item.doc_id!r} (already in {seen[item.doc_id]})")
+                    continue
+                seen[item.doc_id] = str(path)
+            yield item

@@ -1,0 +1,93 @@
+"""The records that flow through Sanad: load -> chunk -> embed -> store -> retrieve -> answer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    doc_id: str
+    title: str
+    text: str  # the original text; every offset points into it
+    source: str = ""
+    date: str = ""
+    url: str = ""
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    title: str
+    text: str  # == article.text[start:end]
+    start: int
+    end: int
+    index: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its scores."""
+
+    chunk: Chunk
+    score: float  # fused score used for ranking
+    dense: float | None = None
+    keyword: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str
+    title: str
+    chunk_id: str
+    quote: str  # exact original text: article.text[start:end]
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    confidence: float = 0.0
+    answerer: str = "extractive"
+    notice: str = ""  # e.g. "question truncated to 1000 characters"
+    hits: list[Hit] = field(default_factory=list, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        out = {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+        }
+        if self.notice:
+            out["notice"] = self.notice
+        return out
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # "path: message"
+    chunks_written: int = 0
+    passages_embedded: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} removed, {len(self.errors)} errors; "
+            f"{self.chunks_written} chunks written, {self.passages_embedded} passages embedded"
+        )

@@ -1,0 +1,62 @@
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25), fused by weighted z-scores."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rag.keyword import KeywordIndex
+from rag.normalize import terms
+from rag.records import Chunk, Hit
+from rag.store import VectorStore, chunk_from
+
+
+def zscores(values: np.ndarray) -> np.ndarray:
+    std = float(values.std())
+    if std < 1e-9:
+        return np.zeros_like(values)
+    return (values - values.mean()) / std
+
+
+def hybrid_search(
+    store: VectorStore,
+    keyword: KeywordIndex,
+    query_vec: np.ndarray,
+    question: str,
+    k: int,
+    candidates: int,
+    weight_dense: float,
+    weight_keyword: float,
+) -> list[Hit]:
+    """Top ``k`` chunks by fused score. Every candidate gets both a dense and a keyword
+    score (missing dense scores are computed from stored vectors), then each score list is
+    z-normalized over the candidate set and the two are mixed with the given weights."""
+    chunks: dict[str, Chunk] = {}
+    dense: dict[str, float] = {}
+    if weight_dense > 0 or weight_keyword == 0:
+        for chunk, sim in store.query(query_vec, candidates):
+            chunks[chunk.chunk_id] = chunk
+            dense[chunk.chunk_id] = sim
+
+    kw_all = keyword.scores(terms(question))
+    kw_top: list[str] = []
+    if weight_keyword > 0 and len(kw_all):
+        n = min(candidates, len(kw_all))
+        best = np.argpartition(-kw_all, n - 1)[:n]
+        kw_top = [keyword.ids[i] for i in best if kw_all[i] > 0]
+
+    missing = [cid for cid in kw_top if cid not in chunks]
+    if missing:
+        got = store.get(missing, embeddings=weight_dense > 0)
+        for i, cid in enumerate(got["ids"]):
+            chunks[cid] = chunk_from(cid, got["documents"][i], got["metadatas"][i])
+            if weight_dense > 0:
+                dense[cid] = float(np.dot(np.asarray(got["embeddings"][i], dtype=np.float32), query_vec))
+    if not chunks:
+        return []
+
+    ids = list(chunks)
+    d = np.array([dense.get(cid, 0.0) for cid in ids], dtype=np.float32)
+    kw = np.array([float(kw_all[keyword.pos[cid]]) if cid in keyword.pos else 0.0 for cid in ids], dtype=np.float32)
+    fused = weight_dense * zscores(d) + weight_keyword * zscores(kw)
+    order = np.argsort(-fused, kind="stable")[:k]
+    return [Hit(chunks[ids[i]], float(fused[i]), float(d[i]), float(kw[i])) for i in order]

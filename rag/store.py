@@ -1,0 +1,228 @@
+"""The vector store: Chroma, embedded (PersistentClient) or a Chroma server (HttpClient).
+Chroma is the source of truth for chunks; the keyword index is derived from it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import numpy as np
+
+from config import Settings
+from rag.records import Chunk
+
+log = logging.getLogger(__name__)
+
+REBUILD_HINT = "rebuild it with: sanad ingest --rebuild (or choose another SANAD_HOME / SANAD_COLLECTION)"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used; the message says why and what to do."""
+
+
+class IndexMismatch(StoreError):
+    pass
+
+
+def _chroma_settings():
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def make_client(settings: Settings):
+    import chromadb
+
+    if settings.chroma_url:
+        u = urlparse(settings.chroma_url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise StoreError(f"SANAD_CHROMA_URL must look like http://host:port, got {settings.chroma_url!r}")
+        headers = {}
+        token = settings.chroma_token.get_secret_value()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            return chromadb.HttpClient(
+                host=u.hostname,
+                port=u.port or (443 if u.scheme == "https" else 8000),
+                ssl=u.scheme == "https",
+                headers=headers,
+                settings=_chroma_settings(),
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from None
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=_chroma_settings())
+
+
+def _meta(chunk: Chunk, article_meta: dict) -> dict:
+    return {
+        "doc_id": chunk.doc_id,
+        "title": chunk.title,
+        "index": chunk.index,
+        "start": chunk.start,
+        "end": chunk.end,
+        "content_hash": chunk.content_hash,
+        **article_meta,
+    }
+
+
+def chunk_from(cid: str, text: str, meta: dict) -> Chunk:
+    return Chunk(
+        chunk_id=cid,
+        doc_id=meta["doc_id"],
+        title=meta.get("title", ""),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        index=int(meta["index"]),
+        content_hash=meta.get("content_hash", ""),
+    )
+
+
+class VectorStore:
+    """One Chroma collection holding chunks (original text as document, offsets in metadata)."""
+
+    def __init__(self, settings: Settings, model_id: str, dim: int):
+        self.settings = settings
+        self.where = settings.chroma_url or str(settings.chroma_path)
+        self.model_id = model_id
+        self.dim = dim
+        self._client = None
+        self._col = None
+
+    # --- connection ------------------------------------------------------------------
+    def _guard(self, what: str):
+        """Turn connection failures into a StoreError that names the server."""
+        return _Guard(self, what)
+
+    @property
+    def col(self):
+        if self._col is None:
+            with self._guard("open the collection"):
+                self._client = make_client(self.settings)
+                col = self._client.get_or_create_collection(
+                    self.settings.collection,
+                    embedding_function=None,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"sanad_model": self.model_id, "sanad_dim": self.dim, "sanad_generation": "0"},
+                )
+            meta = col.metadata or {}
+            if meta.get("sanad_model") != self.model_id or int(meta.get("sanad_dim", -1)) != self.dim:
+                raise IndexMismatch(
+                    f"the index in {self.where} (collection {self.settings.collection!r}) was built with the model "
+                    f"{meta.get('sanad_model')!r} ({meta.get('sanad_dim')} dims), but the configured model is "
+                    f"{self.model_id!r} ({self.dim} dims); {REBUILD_HINT}"
+                )
+            self._col = col
+        return self._col
+
+    def reset(self) -> None:
+        """Drop the collection (used by --rebuild)."""
+        with self._guard("reset the collection"):
+            if self._client is None:
+                self._client = make_client(self.settings)
+            try:
+                self._client.delete_collection(self.settings.collection)
+            except Exception as exc:  # a missing collection is fine
+                if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
+                    raise
+        self._col = None
+
+    # --- reads ---------------------------------------------------------------------------
+    def generation(self) -> str:
+        with self._guard("read the collection"):
+            col = self._client.get_collection(self.settings.collection) if self._col is not None else self.col
+            return str((col.metadata or {}).get("sanad_generation", "0"))
+
+    def count(self) -> int:
+        with self._guard("count chunks"):
+            return self.col.count()
+
+    def doc_chunks(self, doc_id: str) -> dict:
+        """Existing chunk ids and metadata of one article."""
+        with self._guard("read an article"):
+            got = self.col.get(where={"doc_id": doc_id}, include=["metadatas", "embeddings"])
+        return got
+
+    def get(self, ids: list[str], embeddings: bool = False) -> dict:
+        include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
+        with self._guard("read chunks"):
+            return self.col.get(ids=ids, include=include)
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        """Nearest chunks with cosine similarity."""
+        with self._guard("search"):
+            n = min(k, self.col.count())
+            if n == 0:
+                return []
+            res = self.col.query(
+                query_embeddings=[vector.tolist()], n_results=n, include=["documents", "metadatas", "distances"]
+            )
+        return [
+            (chunk_from(cid, doc, meta), 1.0 - float(dist))
+            for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
+        ]
+
+    def iter_all(self, batch: int = 2000) -> Iterator[tuple[str, str, dict]]:
+        """Every chunk as (id, text, metadata), in pages."""
+        offset = 0
+        while True:
+            with self._guard("read all chunks"):
+                got = self.col.get(include=["documents", "metadatas"], limit=batch, offset=offset)
+            if not got["ids"]:
+                return
+            yield from zip(got["ids"], got["documents"], got["metadatas"])
+            offset += len(got["ids"])
+
+    # --- writes ----------------------------------------------------------------------
+    def upsert(self, chunks: list[Chunk], vectors: np.ndarray, article_meta: dict) -> None:
+        if not chunks:
+            return
+        with self._guard("write chunks"):
+            self.col.upsert(
+                ids=[c.chunk_id for c in chunks],
+                embeddings=np.asarray(vectors, dtype=np.float32),
+                documents=[c.text for c in chunks],
+                metadatas=[_meta(c, article_meta) for c in chunks],
+            )
+
+    def delete(self, ids: list[str]) -> None:
+        if ids:
+            with self._guard("delete chunks"):
+                self.col.delete(ids=ids)
+
+    def bump_generation(self) -> str:
+        """Mark the collection as changed, so keyword indexes elsewhere rebuild."""
+        gen = uuid.uuid4().hex
+        with self._guard("update the collection"):
+            meta = dict(self.col.metadata or {})
+            meta["sanad_generation"] = gen
+            self.col.modify(metadata=meta)
+        return gen
+
+
+class _Guard:
+    def __init__(self, store: VectorStore, what: str):
+        self.store, self.what = store, what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or isinstance(exc, StoreError):
+            return False
+        name = type(exc).__name__
+        text = str(exc)
+        connection = any(
+            s in (name + text).lower()
+            for s in ("connect", "timeout", "refused", "unreachable", "remote", "httpx", "network")
+        )
+        if self.store.settings.chroma_url and connection:
+            raise StoreError(
+                f"the Chroma server at {self.store.settings.chroma_url} did not answer while trying to {self.what} "
+                f"({name}); start it again (chroma run ...) - nothing already ingested is lost"
+            ) from exc
+        raise StoreError(f"Chroma failed to {self.what} in {self.store.where}: {name}: {text}") from exc
