@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SANAD_", extra="ignore", frozen=True)
 
     home: Path
+    cache_dir: str
     corpus: str
     log_level: str
 
@@ -81,12 +82,16 @@ class Settings(BaseSettings):
         return self.home / "keyword"
 
     @property
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir).expanduser().resolve() if self.cache_dir else self.home / "cache"
+
+    @property
     def models_path(self) -> Path:
-        return self.home / "models"
+        return self.cache_path / "models"
 
     @property
     def embed_cache_path(self) -> Path:
-        return self.home / "embed-cache.sqlite"
+        return self.cache_path / "embeddings.sqlite"
 
 
 def load_settings(**overrides) -> Settings:

@@ -190,5 +190,66 @@ def stats(as_json: bool = typer.Option(False, "--json")):
         typer.echo(f"{k}: {v}")
 
 
+@app.command("eval")
+@guarded
+def evaluate(
+    questions: Optional[Path] = typer.Argument(None, help="question set (.jsonl; a SQuAD .json also works)"),
+    squad: Optional[Path] = typer.Option(None, "--squad", help="SQuAD v1.1 file: index its paragraphs, ask its questions"),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="index this folder (in a temporary index) first"),
+    unanswerable: Optional[Path] = typer.Option(None, "--unanswerable", help="questions that must be refused"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write report.json, report.md, report.png here"),
+    limit: int = typer.Option(0, "--limit", min=0, help="ask at most this many questions of each set (0 = all)"),
+    index_dir: Optional[Path] = typer.Option(
+        None, "--index-dir", help="keep the temporary index here and reuse it on the next run"
+    ),
+    answerer: Optional[str] = typer.Option(None, "--answerer", help="extractive or llm (default: configured)"),
+):
+    """Run a question set and report retrieval, answer and abstention metrics."""
+    import tempfile
+
+    from config import load_settings
+    from rag import Sanad
+    from rag import evaluation as ev
+
+    if not (questions or squad):
+        fail("give a question set (FILE.jsonl) or --squad FILE", 2)
+    base = load_settings()
+    overrides = {"answerer": answerer} if answerer else {}
+    tmp = None
+    articles = []
+    qs: list = []
+    if squad:
+        articles, qs = ev.read_squad(squad)
+    if questions:
+        qs += ev.read_questions(questions)
+    if limit:
+        qs = qs[:limit]
+    if unanswerable:
+        extra = ev.as_unanswerable(ev.read_questions(unanswerable))
+        qs += extra[:limit] if limit else extra
+    if squad or corpus:
+        home = index_dir or Path(tempfile.mkdtemp(prefix="sanad-eval-"))
+        tmp = None if index_dir else home
+        sanad = Sanad(load_settings(home=home, cache_dir=str(base.cache_path), corpus="", **overrides))
+        if articles:
+            sanad.ingest_articles(articles, progress=sys.stderr.isatty())
+        if corpus:
+            sanad.ingest(corpus, progress=sys.stderr.isatty())
+    else:
+        sanad = Sanad(load_settings(**overrides)) if overrides else Sanad()
+    try:
+        report = ev.run(sanad, qs, progress=sys.stderr.isatty())
+    finally:
+        if tmp is not None:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    summary = {k: v for k, v in report.items() if k != "rows"}
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+    if out:
+        for p in ev.write_report(report, out):
+            typer.echo(f"wrote {p}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -19,7 +19,7 @@ HTML_SUFFIXES = {".html", ".htm"}
 RECORD_SUFFIXES = {".jsonl", ".json"}
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES
 
-_ID_OK = re.compile(r"[^\w.\-]+")
+_ID_BAD = re.compile(r"[\s\x00-\x1f\x7f]+")
 
 
 class LoadError(ValueError):
@@ -36,7 +36,7 @@ class Problem:
 
 
 def clean_id(raw: str) -> str:
-    cleaned = _ID_OK.sub("-", str(raw).strip()).strip("-")
+    cleaned = _ID_BAD.sub("_", str(raw).strip())
     if not cleaned:
         raise LoadError(f"unusable article id {raw!r}")
     return cleaned
