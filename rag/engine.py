@@ -80,7 +80,9 @@ class Sanad:
     def answerer(self) -> Answerer:
         if self._answerer is None:
             s = self.settings
-            extractive = ExtractiveAnswerer(self.idf, s.abstain_threshold, s.citations)
+            extractive = ExtractiveAnswerer(
+                self.idf, s.abstain_threshold, s.citations, s.sentence_rank_weight, s.abstain_coverage_weight
+            )
             if s.answerer == "llm":
                 from rag.llm import LLMAnswerer
 
