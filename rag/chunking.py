@@ -89,11 +89,15 @@ def passage_text(title: str, text: str) -> str:
     return text if not title or text.startswith(title) else f"{title}\n{text}"
 
 
+# bump when what is embedded for a chunk changes (e.g. its text preparation)
+PASSAGE_RECIPE = "title+text/strip-marks/1"
+
+
 def article_hash(article: Article, max_chars: int, overlap: int) -> str:
-    """Changes when the article or the chunking that cuts it changes."""
+    """Changes when the article, the chunking that cuts it, or the passage recipe changes."""
     h = hashlib.sha256()
     for part in (article.doc_id, article.title, article.source, article.date, article.url, article.text,
-                 f"{max_chars}/{overlap}"):
+                 f"{max_chars}/{overlap}", PASSAGE_RECIPE):
         h.update(part.encode())
         h.update(b"\x00")
     return h.hexdigest()

@@ -17,8 +17,8 @@ from rag.answering import Answerer, ExtractiveAnswerer, abstain_message
 from rag.chunking import article_hash, chunk_article, passage_text
 from rag.keyword import KeywordIndex
 from rag.loaders import Problem, load_corpus
-from rag.normalize import is_arabic
-from rag.records import Answer, Article, Chunk, Hit, IngestReport
+from rag.normalize import is_arabic, strip_marks
+from rag.records import Answer, Article, Chunk, Hit, IngestReport, Retrieved
 from rag.retrieval import hybrid_search
 from rag.store import VectorStore
 
@@ -66,9 +66,15 @@ class Sanad:
     >>> answer.answer, answer.citations[0].quote
     """
 
-    def __init__(self, settings: Settings | None = None, answerer: Answerer | None = None, **overrides):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        answerer: Answerer | None = None,
+        embedder: Embedder | None = None,
+        **overrides,
+    ):
         self.settings = settings or load_settings(**overrides)
-        self.embedder = Embedder(self.settings)
+        self.embedder = embedder or Embedder(self.settings)
         self.store = VectorStore(self.settings, self.embedder.model_id, self.embedder.dim)
         self._keyword: KeywordIndex | None = None
         self._lock = threading.RLock()
@@ -98,10 +104,10 @@ class Sanad:
         """Answer ``question`` from the index, citing the passages the answer rests on."""
         q, notice = clean_question(question, self.settings.max_question_chars)
         self.ensure_ready()
-        hits = self.search(q)
-        if not hits:
+        retrieved = self.retrieve(q)
+        if not retrieved.hits:
             return Answer(q, abstain_message(q), True, [], 0.0, self.answerer.name, notice)
-        answer = self.answerer.answer(q, hits)
+        answer = self.answerer.answer(q, retrieved)
         if notice:
             from dataclasses import replace
 
@@ -110,13 +116,17 @@ class Sanad:
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``question`` by hybrid retrieval."""
+        return self.retrieve(question, k).hits
+
+    def retrieve(self, question: str, k: int | None = None) -> Retrieved:
+        """Hybrid retrieval with the evidence strength the answerer needs."""
         s = self.settings
         q, _ = clean_question(question, s.max_question_chars)
         self.ensure_ready()
         keyword = self.keyword()
         if len(keyword) == 0:
-            return []
-        vec = self.embedder.embed_query(q)
+            return Retrieved([])
+        vec = self.embedder.embed_query(strip_marks(q))
         return hybrid_search(
             self.store, keyword, vec, q, k or s.top_k, s.candidates, s.weight_dense, s.weight_keyword
         )
@@ -234,7 +244,7 @@ class Sanad:
             for meta, vec in zip(existing["metadatas"] or [], existing["embeddings"] if existing.get("embeddings") is not None else []):
                 reuse[meta.get("content_hash")] = vec
         todo = [c for _, chunks, _, _ in batch for c in chunks if c.content_hash not in reuse]
-        vecs = self.embedder.embed_passages([passage_text(c.title, c.text) for c in todo])
+        vecs = self.embedder.embed_passages([strip_marks(passage_text(c.title, c.text)) for c in todo])
         reuse.update({c.content_hash: v for c, v in zip(todo, vecs)})
         for article, chunks, existing, h in batch:
             meta = {

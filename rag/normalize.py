@@ -37,6 +37,15 @@ def normalize(text: str) -> str:
     return text.translate(_TABLE).lower()
 
 
+_MARKS_TABLE = str.maketrans({c: None for c in (*_MARKS, araby.TATWEEL, *_ZERO_WIDTH)})
+
+
+def strip_marks(text: str) -> str:
+    """Drop tashkeel, tatweel and zero-width marks only (letters untouched): what the
+    embedding model sees, so a fully voweled question embeds like a plain one."""
+    return text.translate(_MARKS_TABLE)
+
+
 # a word: letters/digits plus the marks and joiners that may sit inside an Arabic word
 _WORD = re.compile(r"[\w" + "".join(_MARKS) + araby.TATWEEL + _ZERO_WIDTH + r"]+")
 

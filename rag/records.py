@@ -39,6 +39,16 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Retrieved:
+    """What retrieval hands the answerer: ranked hits plus how far the best dense match
+    stands above the other candidates (the evidence strength used for abstention)."""
+
+    hits: list[Hit]
+    dense_top: float = 0.0
+    dense_gap: float = 0.0  # best dense similarity minus the mean of the other candidates
+
+
+@dataclass(frozen=True)
 class Citation:
     doc_id: str
     title: str

@@ -6,7 +6,7 @@ import numpy as np
 
 from rag.keyword import KeywordIndex
 from rag.normalize import terms
-from rag.records import Chunk, Hit
+from rag.records import Chunk, Hit, Retrieved
 from rag.store import VectorStore, chunk_from
 
 
@@ -26,7 +26,7 @@ def hybrid_search(
     candidates: int,
     weight_dense: float,
     weight_keyword: float,
-) -> list[Hit]:
+) -> Retrieved:
     """Top ``k`` chunks by fused score. Every candidate gets both a dense and a keyword
     score (missing dense scores are computed from stored vectors), then each score list is
     z-normalized over the candidate set and the two are mixed with the given weights."""
@@ -52,11 +52,15 @@ def hybrid_search(
             if weight_dense > 0:
                 dense[cid] = float(np.dot(np.asarray(got["embeddings"][i], dtype=np.float32), query_vec))
     if not chunks:
-        return []
+        return Retrieved([])
+    sims = sorted(dense.values(), reverse=True)
+    top = sims[0] if sims else 0.0
+    gap = top - float(np.mean(sims[1:])) if len(sims) > 1 else 0.0
 
     ids = list(chunks)
     d = np.array([dense.get(cid, 0.0) for cid in ids], dtype=np.float32)
     kw = np.array([float(kw_all[keyword.pos[cid]]) if cid in keyword.pos else 0.0 for cid in ids], dtype=np.float32)
     fused = weight_dense * zscores(d) + weight_keyword * zscores(kw)
     order = np.argsort(-fused, kind="stable")[:k]
-    return [Hit(chunks[ids[i]], float(fused[i]), float(d[i]), float(kw[i])) for i in order]
+    hits = [Hit(chunks[ids[i]], float(fused[i]), float(d[i]), float(kw[i])) for i in order]
+    return Retrieved(hits, top, gap)

@@ -1,0 +1,86 @@
+"""The `sanad` command, run as a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config import SEEDS_DIR
+from rag.loaders import load_corpus
+from rag.records import Article
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, cache_dir, embedder):
+    embedder.model_path()  # the session's model build, reused by the subprocesses
+    home = tmp_path_factory.mktemp("cli-home")
+    return {**os.environ, "SANAD_HOME": str(home), "SANAD_CACHE_DIR": str(cache_dir), "HF_HUB_OFFLINE": "1"}
+
+
+def sanad(env, *args, check=True):
+    proc = subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], env=env, capture_output=True, text=True, timeout=600
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_ask_json_builds_the_index_on_first_use(env):
+    out = sanad(env, "ask", "--json", "من هو وزير الداخلية الروسي؟")
+    data = json.loads(out.stdout)
+    assert set(data) == {"question", "answer", "abstained", "citations"}
+    assert data["abstained"] is False and "كولوكولتسيف" in data["answer"]
+    texts = {a.doc_id: a.text for a in load_corpus(SEEDS_DIR, 10**7) if isinstance(a, Article)}
+    for c in data["citations"]:
+        assert set(c) == {"doc_id", "title", "chunk_id", "quote", "start", "end", "score"}
+        assert texts[c["doc_id"]][c["start"] : c["end"]] == c["quote"]
+
+
+def test_ask_text_output_and_abstention_exit_zero(env):
+    out = sanad(env, "ask", "من وقع اتفاقية التعاون بين شرطة البلدين؟")
+    assert "المصادر:" in out.stdout and "[1]" in out.stdout and "رئيسي جهازي الشرطة" in out.stdout
+    refused = sanad(env, "ask", "--json", "من فاز بكأس العالم لكرة القدم؟")
+    assert json.loads(refused.stdout)["abstained"] is True
+
+
+def test_errors_are_one_line_on_stderr_with_nonzero_exit(env):
+    empty = sanad(env, "ask", "  ", check=False)
+    assert empty.returncode == 2 and empty.stderr.strip().count("\n") == 0 and "empty" in empty.stderr
+    missing = sanad(env, "ingest", "/no/such/folder", check=False)
+    assert missing.returncode == 1 and "no such file or folder" in missing.stderr
+    bad = sanad({**env, "SANAD_CHROMA_URL": "http://127.0.0.1:9"}, "ask", "سؤال", check=False)
+    assert bad.returncode == 1 and "127.0.0.1:9" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_ingest_sources_stats(env, tmp_path):
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "new.txt").write_text("خبر جديد عن مهرجان السينما\n\nافتتح مهرجان السينما أمس بحضور النجوم.", encoding="utf-8")
+    (extra / "broken.txt").write_bytes(b"\x00\x00")
+    out = sanad(env, "ingest", str(extra))
+    assert "1 added" in out.stdout and "binary" in out.stderr
+    listed = json.loads(sanad(env, "sources", "--json").stdout)
+    assert "new" in {d["doc_id"] for d in listed}
+    stats = json.loads(sanad(env, "stats", "--json").stdout)
+    assert stats["articles"] == len(listed)
+
+
+def test_eval_over_the_seeds_writes_the_report(env, tmp_path):
+    out = sanad(env, "eval", str(DATA / "seeds_questions.jsonl"), "--corpus", str(SEEDS_DIR), "--out", str(tmp_path))
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert list(report) == ["questions", "retrieval", "answer", "abstention", "latency_ms", "rows"]
+    assert report["questions"] == 6
+    assert report["retrieval"]["hit@1"] == 1.0
+    assert report["abstention"]["recall"] == 1.0 and report["abstention"]["false_abstain_rate"] == 0.0
+    rows = {r["id"]: r for r in report["rows"]}
+    assert rows["s1"]["exact_match"] == 1.0 and rows["s2"]["exact_match"] == 1.0
+    assert rows["s4"]["sentence_contains"] == 1.0
+    assert (tmp_path / "report.md").read_text().startswith("# ")
+    assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads(out.stdout)["questions"] == 6

@@ -1,0 +1,146 @@
+"""The core engine over the real model and a real (embedded) Chroma."""
+
+import pytest
+
+from config import SEEDS_DIR
+from rag import IndexMismatch, QuestionError
+from rag.loaders import load_corpus
+from rag.records import Article
+
+
+def originals():
+    return {a.doc_id: a for a in load_corpus(SEEDS_DIR, 10**7) if isinstance(a, Article)}
+
+
+def check_quotes(answer):
+    texts = originals()
+    for c in answer.citations:
+        assert texts[c.doc_id].text[c.start : c.end] == c.quote
+
+
+def test_who_is_the_russian_interior_minister(seeded):
+    a = seeded.ask("من هو وزير الداخلية الروسي؟")
+    assert not a.abstained
+    assert "كولوكولتسيف" in a.answer
+    assert "كولوكولتسيف" in a.citations[0].quote
+    check_quotes(a)
+
+
+def test_who_signed_the_police_agreement(seeded):
+    a = seeded.ask("من وقع اتفاقية التعاون بين شرطة البلدين؟")
+    assert not a.abstained
+    assert "رئيسي جهازي الشرطة" in a.citations[0].quote
+    assert a.citations[0].doc_id == "asharq-russia-iran-security"
+    check_quotes(a)
+
+
+def test_unanswerable_question_abstains(seeded):
+    a = seeded.ask("من فاز بكأس العالم لكرة القدم؟")
+    assert a.abstained
+    assert a.citations == []
+    assert "لا أجد" in a.answer
+
+
+def test_other_articles_answer_from_their_own_source(seeded):
+    a = seeded.ask("كم تبلغ الطاقة الإنتاجية لمحطة تحلية المياه في الريان؟")
+    assert not a.abstained and "120" in a.answer
+    assert a.citations[0].doc_id == "sanad-demo-desalination"
+    check_quotes(a)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["ما سعر الفائدة الذي قرره البنك المركزي؟", "مَنْ هُوَ وَزِيرُ الدَّاخِلِيَّةِ الرُّوسِيُّ؟", "متى دشن خط السكة الحديد؟"],
+)
+def test_every_quote_is_exact_original_text(seeded, question):
+    a = seeded.ask(question)
+    assert a.citations
+    check_quotes(a)
+    assert len({(c.doc_id, c.start) for c in a.citations}) == len(a.citations)
+
+
+def test_full_tashkeel_question_finds_the_same_answer(seeded):
+    plain = seeded.ask("من هو وزير الداخلية الروسي؟")
+    voweled = seeded.ask("مَنْ هُوَ وَزِيرُ الدَّاخِلِيَّةِ الرُّوسِيُّ؟")
+    assert voweled.citations[0].quote == plain.citations[0].quote
+
+
+def test_empty_and_symbol_questions_are_refused_clearly(seeded):
+    for q in ["", "   ", "؟؟!!", "🙂🙂", "\u200b\u200f"]:
+        with pytest.raises(QuestionError, match="empty|no words"):
+            seeded.ask(q)
+
+
+def test_huge_question_is_truncated_with_a_notice(seeded):
+    a = seeded.ask("من هو وزير الداخلية الروسي؟ " + "كلام " * 3000)
+    assert a.notice and "1000" not in a.question[1000:]
+    assert len(a.question) <= seeded.settings.max_question_chars
+
+
+def test_reingest_embeds_nothing_and_keeps_the_count(make_sanad, corpus):
+    sanad = make_sanad()
+    first = sanad.ingest(corpus)
+    count = sanad.store.count()
+    assert len(first.added) == 6 and count == first.chunks_written
+    again = sanad.ingest(corpus)
+    assert again.passages_embedded == 0 and again.chunks_written == 0
+    assert sorted(again.unchanged) == sorted(first.added)
+    assert sanad.store.count() == count
+
+
+def test_editing_one_article_replaces_only_its_chunks(make_sanad, corpus):
+    sanad = make_sanad()
+    sanad.ingest(corpus)
+    before = {cid: (doc, meta) for cid, doc, meta in sanad.store.iter_all()}
+    path = corpus / "003_central_bank.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("4.5 في المائة", "5.25 في المائة"), encoding="utf-8")
+    report = sanad.ingest(corpus)
+    assert report.replaced == ["sanad-demo-central-bank"] and len(report.unchanged) == 5
+    after = {cid: (doc, meta) for cid, doc, meta in sanad.store.iter_all()}
+    assert set(after) == set(before)
+    for cid in after:
+        if cid.startswith("sanad-demo-central-bank:"):
+            assert "5.25" in after[cid][0]
+        else:
+            assert after[cid] == before[cid]
+    a = sanad.ask("ما سعر الفائدة الذي قرره البنك المركزي؟")
+    assert "5.25" in a.citations[0].quote
+
+
+def test_prune_removes_deleted_articles(make_sanad, corpus):
+    sanad = make_sanad()
+    sanad.ingest(corpus)
+    (corpus / "005_rail_line.txt").unlink()
+    report = sanad.ingest(corpus, prune=True)
+    assert report.removed == ["sanad-demo-rail-line"]
+    assert "sanad-demo-rail-line" not in sanad.doc_ids()
+    a = sanad.ask("كم طول خط السكة الحديد السريع؟")
+    assert all(c.doc_id != "sanad-demo-rail-line" for c in a.citations)
+
+
+def test_index_built_with_another_model_is_detected(make_sanad, tmp_path, corpus):
+    sanad = make_sanad(home=tmp_path / "h")
+    sanad.ingest(corpus)
+    other = make_sanad(home=tmp_path / "h")
+    other.store.model_id = "some-other-model"
+    with pytest.raises(IndexMismatch, match="sanad ingest --rebuild"):
+        other.ask("من هو وزير الداخلية الروسي؟")
+
+
+def test_keyword_index_follows_the_store(make_sanad, corpus):
+    sanad = make_sanad()
+    sanad.ingest(corpus)
+    kw = sanad.keyword()
+    assert set(kw.ids) == {cid for cid, _, _ in sanad.store.iter_all()}
+    sanad.remove("sanad-demo-book-fair")
+    kw2 = sanad.keyword()
+    assert kw2 is not kw and not any(i.startswith("sanad-demo-book-fair") for i in kw2.ids)
+    assert set(kw2.ids) == {cid for cid, _, _ in sanad.store.iter_all()}
+
+
+def test_sources_and_stats(seeded):
+    docs = seeded.sources()
+    assert len(docs) == 6 and all(d["chunks"] >= 1 for d in docs)
+    st = seeded.stats()
+    assert st["articles"] == 6 and st["chunks"] == sum(d["chunks"] for d in docs)
+    assert "e5" in st["model"]
