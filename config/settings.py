@@ -4,8 +4,18 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+IdList = Annotated[list[int], NoDecode]
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
@@ -46,6 +56,36 @@ class Settings(BaseSettings):
     abstain_coverage_weight: float = Field(ge=0)
     abstain_threshold: float
     max_question_chars: int = Field(gt=0)
+
+    # --- Telegram bot ---------------------------------------------------------------
+    telegram_token: SecretStr = Field(
+        default=SecretStr(""), validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "SANAD_TELEGRAM_TOKEN", "telegram_token")
+    )
+    telegram_base_url: str
+    bot_admins: IdList
+    bot_allowed_users: IdList
+    bot_user_rate_per_minute: int = Field(gt=0)
+    bot_history_turns: int = Field(ge=0)
+    bot_max_upload_bytes: int = Field(gt=0)
+    bot_workers: int = Field(gt=0)
+    webhook_listen: str
+    webhook_port: int
+    webhook_url: str
+    webhook_path: str
+    webhook_secret: SecretStr
+
+    @field_validator("bot_admins", "bot_allowed_users", mode="before")
+    @classmethod
+    def _id_list(cls, v):
+        if isinstance(v, str):
+            return [int(x) for x in v.replace(" ", ",").split(",") if x.strip()]
+        return v
+
+    @property
+    def telegram_base_file_url(self) -> str:
+        """python-telegram-bot's base_file_url that goes with ``telegram_base_url``."""
+        base = self.telegram_base_url.rstrip("/")
+        return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
 
     @field_validator("home", mode="after")
     @classmethod

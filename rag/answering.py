@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from rag.chunking import split_sentences
-from rag.normalize import STOPWORDS, is_arabic, normalize, tokenize
+from rag.normalize import STOPWORDS, is_arabic, normalize, soft_match, tokenize
 from rag.records import Answer, Citation, Hit, Retrieved
 
 ABSTAIN_AR = "لا أجد في المصادر المتاحة ما يجيب عن هذا السؤال."
@@ -38,22 +38,6 @@ class Sentence:
     score: float
 
 
-def _soft_match(a: str, b: str) -> bool:
-    """Same term, or one a short suffix-extension of the other (وقع / وقعا, اتفاقيه / اتفاقيات),
-    also behind a conjunction و/ف (نفذت / ونفذت). Used for matching, never for indexing."""
-    if a == b:
-        return True
-    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2:
-        return True
-    if long_[:1] in ("و", "ف") and len(long_) - 1 >= 3:
-        rest = long_[1:]
-        return rest == short or (
-            len(short) >= 3 and rest.startswith(short) and len(rest) - len(short) <= 2
-        )
-    return False
-
-
 def coverage(qterms: list[str], sterms: set[str], idf: Callable[[str], float]) -> float:
     total = sum(idf(t) for t in qterms)
     if total <= 0:
@@ -62,7 +46,7 @@ def coverage(qterms: list[str], sterms: set[str], idf: Callable[[str], float]) -
     for t in qterms:
         if t in sterms:
             got += idf(t)
-        elif any(_soft_match(t, s) for s in sterms):
+        elif any(soft_match(t, s) for s in sterms):
             got += 0.8 * idf(t)
     return got / total
 
@@ -126,7 +110,7 @@ def extract_span(
     if not toks:
         return None
     qset = set(qterms)
-    matched = [any(_soft_match(t.norm, q) for q in qset) for t in toks]
+    matched = [any(soft_match(t.norm, q) for q in qset) for t in toks]
     anchors = [(t.start + t.end) / 2 for t, m in zip(toks, matched) if m]
 
     if qtype == "when":

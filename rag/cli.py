@@ -20,11 +20,14 @@ app = typer.Typer(
 
 def _setup_logging(verbose: bool) -> None:
     from config import load_settings
+    from rag.logs import secrets_of, setup_logging
 
-    level = logging.INFO if verbose else getattr(logging, load_settings().log_level.upper(), logging.WARNING)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers", "urllib3", "bm25s", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    try:
+        settings = load_settings()
+    except Exception:  # reported by the command itself
+        logging.basicConfig(level=logging.WARNING)
+        return
+    setup_logging(logging.INFO if verbose else settings.log_level, secrets_of(settings))
 
 
 @app.callback()

@@ -99,6 +99,22 @@ def terms(text: str) -> list[str]:
     return [t.norm for t in tokenize(text)]
 
 
+def soft_match(a: str, b: str) -> bool:
+    """Same term, or one a short suffix-extension of the other (وقع / وقعا, اتفاقيه / اتفاقيات),
+    also behind a conjunction و/ف (نفذت / ونفذت). Used for matching, never for indexing."""
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2:
+        return True
+    if long_[:1] in ("و", "ف") and len(long_) - 1 >= 3:
+        rest = long_[1:]
+        return rest == short or (
+            len(short) >= 3 and rest.startswith(short) and len(rest) - len(short) <= 2
+        )
+    return False
+
+
 def is_arabic(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     if not letters:

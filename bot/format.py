@@ -1,0 +1,155 @@
+"""Telegram HTML replies: every piece of user and article text escaped, right-to-left
+lines marked so Arabic and numbers read correctly, long replies split at sentence
+boundaries and never inside a tag."""
+
+from __future__ import annotations
+
+import html
+
+from bot.phrases import phrase
+from rag.chunking import split_sentences
+from rag.records import Answer, Chunk
+
+LIMIT = 4096
+RLM = "\u200f"  # right-to-left mark: starts each Arabic line so Telegram lays it out RTL
+LRI, PDI = "\u2066", "\u2069"  # isolate Latin ids inside Arabic lines
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _line(text: str, rtl: bool) -> str:
+    return f"{RLM}{text}" if rtl else text
+
+
+def _iso(text: str, rtl: bool) -> str:
+    return f"{LRI}{text}{PDI}" if rtl else text
+
+
+def pieces(text: str, size: int) -> list[str]:
+    """Cut plain text into pieces of at most ``size`` characters at sentence boundaries
+    (at word boundaries inside an over-long sentence)."""
+    out: list[str] = []
+    current = ""
+    for s, e in split_sentences(text):
+        sentence = text[s:e]
+        while len(sentence) > size:
+            cut = sentence.rfind(" ", 0, size)
+            cut = cut if cut > size // 2 else size
+            if current:
+                out.append(current)
+                current = ""
+            out.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if current and len(current) + 1 + len(sentence) > size:
+            out.append(current)
+            current = sentence
+        else:
+            current = f"{current} {sentence}" if current else sentence
+    if current:
+        out.append(current)
+    return out or [""]
+
+
+def blocks_to_messages(blocks: list[str], limit: int = LIMIT) -> list[str]:
+    """Pack complete HTML blocks into messages of at most ``limit`` characters."""
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        if current and len(current) + 2 + len(block) > limit:
+            messages.append(current)
+            current = block
+        else:
+            current = f"{current}\n\n{block}" if current else block
+    if current:
+        messages.append(current)
+    return messages
+
+
+def _text_blocks(prefix_html: str, text: str, rtl: bool, wrap: tuple[str, str] = ("", "")) -> list[str]:
+    """Blocks for a possibly very long text; each block is complete HTML on its own."""
+    budget = LIMIT - len(prefix_html) - 200
+    open_tag, close_tag = wrap
+    out = []
+    for i, piece in enumerate(pieces(text, budget)):
+        head = prefix_html if i == 0 else ""
+        out.append(_line(f"{head}{open_tag}{esc(piece)}{close_tag}", rtl))
+    return out
+
+
+def format_answer(answer: Answer, lang: str) -> list[str]:
+    """The reply to a question: the answer, then numbered sources. Returns messages."""
+    rtl = lang == "ar"
+    blocks: list[str] = []
+    if answer.notice:
+        blocks.append(_line(f"<i>{esc(answer.notice)}</i>", rtl))
+    if answer.abstained:
+        blocks.append(_line(esc(phrase("abstain", lang)), rtl))
+        return blocks_to_messages(blocks)
+    blocks += _text_blocks(f"<b>{esc(phrase('answer', lang))}</b> ", answer.answer, rtl)
+    if answer.citations:
+        blocks.append(_line(f"<b>{esc(phrase('sources', lang))}</b>", rtl))
+    for i, c in enumerate(answer.citations, 1):
+        head = _line(f"<b>[{i}] {esc(c.title)}</b>", rtl)
+        quote = _text_blocks("", f"«{c.quote}»", rtl, ("<i>", "</i>"))
+        ref = _line(f"<code>{_iso(esc(c.chunk_id), rtl)}</code>", rtl)
+        blocks.append("\n".join([head, quote[0], ref]) if len(quote) == 1 else head)
+        if len(quote) > 1:
+            blocks += quote + [ref]
+    return blocks_to_messages(blocks)
+
+
+def format_passages(chunks: list[Chunk], lang: str) -> list[str]:
+    rtl = lang == "ar"
+    blocks: list[str] = []
+    for i, c in enumerate(chunks, 1):
+        blocks.append(_line(f"<b>[{i}] {esc(c.title)}</b> <code>{_iso(esc(c.chunk_id), rtl)}</code>", rtl))
+        blocks += _text_blocks("", c.text, rtl)
+    if not blocks:
+        blocks.append(_line(esc(phrase("no_passages", lang)), rtl))
+    return blocks_to_messages(blocks)
+
+
+def format_more(answer: Answer, skip: int, lang: str) -> list[str]:
+    rtl = lang == "ar"
+    extra = answer.citations[skip:]
+    if not extra:
+        return [_line(esc(phrase("no_more", lang)), rtl)]
+    blocks = [_line(f"<b>{esc(phrase('more_sources', lang))}</b>", rtl)]
+    for i, c in enumerate(extra, skip + 1):
+        blocks.append(
+            "\n".join(
+                [
+                    _line(f"<b>[{i}] {esc(c.title)}</b>", rtl),
+                    _line(f"<i>{esc('«' + c.quote[:1500] + '»')}</i>", rtl),
+                    _line(f"<code>{_iso(esc(c.chunk_id), rtl)}</code>", rtl),
+                ]
+            )
+        )
+    return blocks_to_messages(blocks)
+
+
+def format_sources(docs: list[dict], page: int, per_page: int, lang: str) -> tuple[str, int]:
+    """One page of the article list, and the number of pages."""
+    rtl = lang == "ar"
+    pages = max(1, -(-len(docs) // per_page))
+    page = min(max(page, 0), pages - 1)
+    lines = [_line(f"<b>{esc(phrase('source_list', lang))}</b> ({page + 1}/{pages})", rtl)]
+    for d in docs[page * per_page : (page + 1) * per_page]:
+        date = f" · {esc(d['date'])}" if d.get("date") else ""
+        lines.append(_line(f"• {esc(d['title'])}{date} <code>{_iso(esc(d['doc_id']), rtl)}</code>", rtl))
+    return "\n".join(lines), pages
+
+
+def format_stats(stats: dict, lang: str) -> str:
+    rtl = lang == "ar"
+    age = stats.get("index_age_seconds")
+    age_text = "-" if age is None else f"{age // 3600}h {age % 3600 // 60}m"
+    rows = [
+        (phrase("stat_articles", lang), stats["articles"]),
+        (phrase("stat_chunks", lang), stats["chunks"]),
+        (phrase("stat_model", lang), stats["model"]),
+        (phrase("stat_age", lang), age_text),
+    ]
+    return "\n".join(_line(f"<b>{esc(k)}:</b> {_iso(esc(str(v)), rtl)}", rtl) for k, v in rows)

@@ -1,0 +1,129 @@
+"""What the bot does, kept out of the handlers: access rules, per-user rate limits,
+conversation rewriting, and running the engine off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from config import Settings
+from rag import Answer, IngestReport, Sanad
+from rag.followup import rewrite
+from rag.loaders import SUPPORTED
+from rag.records import Article, Chunk
+
+
+class RateLimiter:
+    """At most ``per_minute`` events per key in any 60-second window."""
+
+    def __init__(self, per_minute: int, window: float = 60.0):
+        self.per_minute = per_minute
+        self.window = window
+        self._events: dict[int, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: int) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            q = self._events.setdefault(key, deque())
+            while q and now - q[0] > self.window:
+                q.popleft()
+            if len(q) >= self.per_minute:
+                return False
+            q.append(now)
+            return True
+
+
+class BotService:
+    def __init__(self, sanad: Sanad, settings: Settings | None = None):
+        self.sanad = sanad
+        self.settings = settings or sanad.settings
+        self.limiter = RateLimiter(self.settings.bot_user_rate_per_minute)
+        self.executor = ThreadPoolExecutor(max_workers=self.settings.bot_workers, thread_name_prefix="sanad")
+
+    # --- rules ----------------------------------------------------------------------
+    def allowed(self, user_id: int | None) -> bool:
+        allow = self.settings.bot_allowed_users
+        return not allow or (user_id is not None and (user_id in allow or user_id in self.settings.bot_admins))
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.settings.bot_admins
+
+    def rate_ok(self, user_id: int) -> bool:
+        return self.limiter.allow(user_id)
+
+    # --- work, off the event loop -----------------------------------------------------
+    async def run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def ask(self, question: str, history: list[str]) -> tuple[Answer, str]:
+        """Answer ``question`` in the context of the chat's earlier questions.
+        Returns the answer and the question as rewritten for retrieval."""
+        effective = rewrite(question, history)
+        return await self.run(self.sanad.ask, effective), effective
+
+    async def passages(self, answer: Answer) -> list[Chunk]:
+        def load():
+            seen, out = set(), []
+            for c in answer.citations:
+                if c.chunk_id not in seen:
+                    seen.add(c.chunk_id)
+                    chunk = self.sanad.passage(c.chunk_id)
+                    if chunk is not None:
+                        out.append(chunk)
+            return out
+
+        return await self.run(load)
+
+    async def more(self, question: str) -> Answer:
+        """The same question with more citations (for the "more sources" button)."""
+
+        def ask_more():
+            answer = self.sanad.ask(question)
+            extra = []
+            quoted = {(c.doc_id, c.start) for c in answer.citations}
+            for hit in answer.hits:
+                if len(answer.citations) + len(extra) >= 8:
+                    break
+                c = hit.chunk
+                if (c.doc_id, c.start) in quoted:
+                    continue
+                quoted.add((c.doc_id, c.start))
+                from rag.records import Citation
+
+                extra.append(Citation(c.doc_id, c.title, c.chunk_id, c.text, c.start, c.end, round(hit.score, 4)))
+            from dataclasses import replace
+
+            return replace(answer, citations=answer.citations + extra)
+
+        return await self.run(ask_more)
+
+    def upload_problem(self, file_name: str, size: int | None) -> tuple[str, dict] | None:
+        """(phrase key, arguments) when an upload must be refused before downloading it."""
+        if Path(file_name or "").suffix.lower() not in SUPPORTED:
+            return "bad_type", {}
+        if size is not None and size > self.settings.bot_max_upload_bytes:
+            return "too_big", {"limit": self.settings.bot_max_upload_bytes}
+        return None
+
+    async def ingest_file(self, file_name: str, data: bytes) -> IngestReport:
+        def work():
+            with tempfile.TemporaryDirectory(prefix="sanad-upload-") as tmp:
+                path = Path(tmp) / Path(file_name).name
+                path.write_bytes(data)
+                return self.sanad.ingest(path)
+
+        return await self.run(work)
+
+    async def ingest_text(self, doc_id: str, text: str, source: str) -> IngestReport:
+        title = next((line.strip() for line in text.splitlines() if line.strip()), doc_id)[:300]
+        article = Article(doc_id=doc_id, title=title, text=text, source=source)
+        return await self.run(self.sanad.ingest_articles, [article])
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
