@@ -27,22 +27,24 @@ def _iso(text: str, rtl: bool) -> str:
     return f"{LRI}{text}{PDI}" if rtl else text
 
 
-def pieces(text: str, size: int) -> list[str]:
-    """Cut plain text into pieces of at most ``size`` characters at sentence boundaries
-    (at word boundaries inside an over-long sentence)."""
+def pieces(text: str, size: int, measure=lambda t: len(esc(t))) -> list[str]:
+    """Cut plain text into pieces whose escaped length is at most ``size``, at sentence
+    boundaries (at word boundaries inside an over-long sentence)."""
     out: list[str] = []
     current = ""
     for s, e in split_sentences(text):
         sentence = text[s:e]
-        while len(sentence) > size:
-            cut = sentence.rfind(" ", 0, size)
-            cut = cut if cut > size // 2 else size
+        while measure(sentence) > size:
+            cut = len(sentence)
+            while cut > 1 and measure(sentence[:cut]) > size:
+                space = sentence.rfind(" ", 0, cut - 1)
+                cut = space if space > 0 else cut - max(1, cut // 10)
             if current:
                 out.append(current)
                 current = ""
             out.append(sentence[:cut].strip())
             sentence = sentence[cut:].strip()
-        if current and len(current) + 1 + len(sentence) > size:
+        if current and measure(current) + 1 + measure(sentence) > size:
             out.append(current)
             current = sentence
         else:

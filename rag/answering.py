@@ -38,17 +38,33 @@ class Sentence:
     score: float
 
 
-def coverage(qterms: list[str], sterms: set[str], idf: Callable[[str], float]) -> float:
-    total = sum(idf(t) for t in qterms)
+def coverage(
+    qterms: list[str], sterms: set[str], idf: Callable[[str], float], focus: str | None = None
+) -> float:
+    """idf-weighted share of the question's terms found in a sentence; the ``focus`` term
+    (the noun a who/what question asks about) counts FOCUS_WEIGHT times."""
+    weights = {t: idf(t) * (FOCUS_WEIGHT if t == focus else 1.0) for t in qterms}
+    total = sum(weights.values())
     if total <= 0:
         return 0.0
     got = 0.0
-    for t in qterms:
+    for t, w in weights.items():
         if t in sterms:
-            got += idf(t)
+            got += w
         elif any(soft_match(t, s) for s in sterms):
-            got += 0.8 * idf(t)
+            got += 0.8 * w
     return got / total
+
+
+FOCUS_WEIGHT = 3.0
+_FOCUS_OPENERS = re.compile(r"^\W*(?:و|ف)?(?:من|ما|ماذا)\s+(?:هو|هي|هم|كان|كانت)?\s*", re.UNICODE)
+
+
+def focus_term(question: str, qterms: list[str]) -> str | None:
+    """The first content term of a «من هو X» / «ما هي X» question: what it asks about."""
+    if not qterms or question_type(question) not in ("who", "what"):
+        return None
+    return qterms[0] if _FOCUS_OPENERS.match(normalize(question)) else None
 
 
 # --- question types and span extraction -------------------------------------------
@@ -235,6 +251,7 @@ class ExtractiveAnswerer:
 
     def sentences(self, question: str, hits: list[Hit]) -> list[Sentence]:
         qterms = list(dict.fromkeys(t.norm for t in tokenize(question)))
+        focus = focus_term(question, qterms)
         out = []
         top = hits[0].score if hits else 0.0
         for hit in hits:
@@ -242,8 +259,10 @@ class ExtractiveAnswerer:
             rank = hit.score - top  # <= 0; favours sentences of better chunks
             for s, e in split_sentences(c.text):
                 text = c.text[s:e]
-                cov = coverage(qterms, {t.norm for t in tokenize(text)}, self.idf)
-                score = cov + self.rank_weight * rank
+                sterms = {t.norm for t in tokenize(text)}
+                cov = coverage(qterms, sterms, self.idf)  # evidence, for abstention
+                focused = coverage(qterms, sterms, self.idf, focus) if focus else cov  # for ranking
+                score = focused + self.rank_weight * rank
                 if not _ENDS_SENTENCE.search(text):
                     score -= HEADLINE_PENALTY  # a headline line supports an answer but rarely holds it
                 out.append(Sentence(hit, c.start + s, c.start + e, text, cov, score))

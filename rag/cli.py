@@ -254,5 +254,22 @@ def evaluate(
             typer.echo(f"wrote {p}", err=True)
 
 
+@app.command()
+@guarded
+def bot(webhook: bool = typer.Option(False, "--webhook", help="run behind a webhook instead of long polling")):
+    """Run the Telegram bot (token from TELEGRAM_BOT_TOKEN)."""
+    from telegram.error import InvalidToken
+
+    from bot.app import TokenMissing, run
+    from config import load_settings
+
+    try:
+        run(load_settings(), webhook=webhook)
+    except TokenMissing as exc:
+        fail(str(exc), 2)
+    except InvalidToken:
+        fail("Telegram rejected the bot token in TELEGRAM_BOT_TOKEN; check it with @BotFather")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

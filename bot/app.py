@@ -1,0 +1,95 @@
+"""The one place the Telegram ``Application`` is built and run."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.phrases import COMMANDS_AR
+from bot.service import BotService
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TokenMissing(RuntimeError):
+    pass
+
+
+async def _post_init(app: Application) -> None:
+    await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS_AR])
+
+
+async def _post_shutdown(app: Application) -> None:
+    svc = app.bot_data.get("service")
+    if svc is not None:
+        svc.close()
+
+
+def build_application(svc: BotService, settings: Settings | None = None) -> Application:
+    settings = settings or svc.settings
+    token = settings.telegram_token.get_secret_value()
+    if not token:
+        raise TokenMissing("set the bot token in the environment variable TELEGRAM_BOT_TOKEN (from @BotFather)")
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    app.bot_data["service"] = svc
+    app.add_handler(CommandHandler("start", handlers.start))
+    app.add_handler(CommandHandler("help", handlers.help_command))
+    app.add_handler(CommandHandler("sources", handlers.sources))
+    app.add_handler(CommandHandler("stats", handlers.stats))
+    app.add_handler(CommandHandler("reset", handlers.reset))
+    app.add_handler(CommandHandler("ingest", handlers.ingest_reply))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.question))
+    app.add_handler(MessageHandler(filters.Document.ALL, handlers.document))
+    app.add_handler(MessageHandler(~filters.TEXT & ~filters.Document.ALL & ~filters.StatusUpdate.ALL, handlers.not_text))
+    app.add_handler(CallbackQueryHandler(handlers.button))
+    app.add_error_handler(handlers.on_error)
+    return app
+
+
+def run(settings: Settings, webhook: bool = False) -> None:
+    """Run the bot until interrupted: long polling, or a webhook server."""
+    from rag import Sanad
+
+    sanad = Sanad(settings)
+    sanad.ensure_ready()
+    app = build_application(BotService(sanad, settings), settings)
+    if not webhook:
+        log.warning("bot running with long polling")
+        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        return
+    if not settings.webhook_url:
+        raise RuntimeError("--webhook needs SANAD_WEBHOOK_URL (the public https URL Telegram posts to)")
+    secret = settings.webhook_secret.get_secret_value() or None
+    if not secret:
+        raise RuntimeError("--webhook needs SANAD_WEBHOOK_SECRET, checked against Telegram's secret-token header")
+    log.warning("bot running with a webhook on %s:%s/%s", settings.webhook_listen, settings.webhook_port, settings.webhook_path)
+    app.run_webhook(
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        url_path=settings.webhook_path,
+        webhook_url=settings.webhook_url,
+        secret_token=secret,
+        allowed_updates=Update.ALL_TYPES,
+    )
