@@ -39,10 +39,16 @@ class Sentence:
 
 
 def coverage(
-    qterms: list[str], sterms: set[str], idf: Callable[[str], float], focus: str | None = None
+    qterms: list[str],
+    sterms: set[str],
+    idf: Callable[[str], float],
+    focus: str | None = None,
+    context: set[str] = frozenset(),
 ) -> float:
     """idf-weighted share of the question's terms found in a sentence; the ``focus`` term
-    (the noun a who/what question asks about) counts FOCUS_WEIGHT times."""
+    (the noun a who/what question asks about) counts FOCUS_WEIGHT times; a term found only
+    in the ``context`` (the article's title, which every sentence implicitly refers to)
+    earns CONTEXT_CREDIT."""
     weights = {t: idf(t) * (FOCUS_WEIGHT if t == focus else 1.0) for t in qterms}
     total = sum(weights.values())
     if total <= 0:
@@ -53,9 +59,12 @@ def coverage(
             got += w
         elif any(soft_match(t, s) for s in sterms):
             got += 0.8 * w
+        elif t in context or any(soft_match(t, s) for s in context):
+            got += CONTEXT_CREDIT * w
     return got / total
 
 
+CONTEXT_CREDIT = 0.5
 FOCUS_WEIGHT = 3.0
 _FOCUS_OPENERS = re.compile(r"^\W*(?:و|ف)?(?:من|ما|ماذا)\s+(?:هو|هي|هم|كان|كانت)?\s*", re.UNICODE)
 
@@ -225,6 +234,7 @@ MAX_SPAN_WORDS = 6
 _BREAK = re.compile(r"[،,.;؛:!?؟()«»\"\[\]]")
 
 
+TYPE_BONUS = 0.15
 _ENDS_SENTENCE = re.compile(r"[.!?؟…][\"'»”)\]]*$")
 HEADLINE_PENALTY = 0.1
 
@@ -252,17 +262,21 @@ class ExtractiveAnswerer:
     def sentences(self, question: str, hits: list[Hit]) -> list[Sentence]:
         qterms = list(dict.fromkeys(t.norm for t in tokenize(question)))
         focus = focus_term(question, qterms)
+        pattern = {"when": _DATE, "howmany": _AMOUNT}.get(question_type(question))
         out = []
         top = hits[0].score if hits else 0.0
         for hit in hits:
             c = hit.chunk
             rank = hit.score - top  # <= 0; favours sentences of better chunks
+            title_terms = {t.norm for t in tokenize(c.title)}
             for s, e in split_sentences(c.text):
                 text = c.text[s:e]
                 sterms = {t.norm for t in tokenize(text)}
                 cov = coverage(qterms, sterms, self.idf)  # evidence, for abstention
-                focused = coverage(qterms, sterms, self.idf, focus) if focus else cov  # for ranking
+                focused = coverage(qterms, sterms, self.idf, focus, title_terms)  # for ranking
                 score = focused + self.rank_weight * rank
+                if pattern is not None and pattern.search(text):
+                    score += TYPE_BONUS  # a when/how-many question wants a sentence with a date/number
                 if not _ENDS_SENTENCE.search(text):
                     score -= HEADLINE_PENALTY  # a headline line supports an answer but rarely holds it
                 out.append(Sentence(hit, c.start + s, c.start + e, text, cov, score))
