@@ -17,6 +17,7 @@ from rag.answering import Answerer, ExtractiveAnswerer, abstain_message
 from rag.chunking import article_hash, chunk_article, passage_text
 from rag.keyword import KeywordIndex
 from rag.loaders import Problem, load_corpus
+from rag.locking import writer_lock
 from rag.normalize import is_arabic, strip_marks
 from rag.records import Answer, Article, Chunk, Hit, IngestReport, Retrieved
 from rag.retrieval import hybrid_search
@@ -202,7 +203,7 @@ class Sanad:
             from tqdm import tqdm
 
             bar = tqdm(total=len(articles), desc="ingesting", unit="article")
-        with self._lock:
+        with self._lock, self._writing():
             before = self.embedder.embedded_count
             self.store.bump_generation()  # any keyword index is stale from here on
             try:
@@ -263,9 +264,17 @@ class Sanad:
             report.chunks_written += len(chunks)
             log.info("%s: %s (%d chunks)", "replaced" if existing["ids"] else "added", article.doc_id, len(chunks))
 
+    def _writing(self):
+        """Cross-process writer lock for the embedded store (a Chroma server serializes itself)."""
+        if self.settings.chroma_url:
+            import contextlib
+
+            return contextlib.nullcontext()
+        return writer_lock(self.settings.home / "ingest.lock", self.settings.ingest_lock_timeout)
+
     def remove(self, doc_id: str) -> int:
         """Delete an article's chunks; returns how many were deleted."""
-        with self._lock:
+        with self._lock, self._writing():
             ids = self.store.doc_chunks(doc_id)["ids"]
             if ids:
                 self.store.bump_generation()
