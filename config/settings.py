@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     abstain_threshold: float
     max_question_chars: int = Field(gt=0)
 
+    # --- LLM answerer -----------------------------------------------------------------
+    llm_base_url: str
+    llm_model: str
+    llm_api_key: SecretStr
+    llm_timeout: float = Field(gt=0)
+    llm_max_retries: int = Field(ge=0)
+    llm_passages: int = Field(gt=0)
+
     # --- Telegram bot ---------------------------------------------------------------
     telegram_token: SecretStr = Field(
         default=SecretStr(""), validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "SANAD_TELEGRAM_TOKEN", "telegram_token")

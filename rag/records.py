@@ -71,6 +71,7 @@ class Answer:
     confidence: float = 0.0
     answerer: str = "extractive"
     notice: str = ""  # e.g. "question truncated to 1000 characters"
+    fallback: str = ""  # why an LLM answer was replaced by the extractive one
     hits: list[Hit] = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> dict:
