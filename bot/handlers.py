@@ -12,7 +12,7 @@ from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import ContextTypes
 
-from bot.format import format_answer, format_more, format_passages, format_sources, format_stats
+from bot.format import esc, format_answer, format_more, format_passages, format_sources, format_stats
 from bot.phrases import lang_of, phrase
 from bot.service import BotService
 from rag import QuestionError
@@ -71,6 +71,34 @@ async def typing(update: Update, context: ContextTypes.DEFAULT_TYPE):
         yield
     finally:
         task.cancel()
+
+
+class Drafter:
+    """Shows a streamed answer as it grows: one message, edited at most every EDIT_INTERVAL
+    seconds (Telegram allows about one edit a second per chat)."""
+
+    EDIT_INTERVAL = 1.0
+
+    def __init__(self, reply_to: Message, holder: list[Message]):
+        self.reply_to = reply_to
+        self.holder = holder
+        self.last = 0.0
+        self.shown = ""
+
+    async def update(self, text: str) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self.last < self.EDIT_INTERVAL or not text.strip():
+            return
+        self.last = now
+        preview = esc(text[-3500:]) + " …"
+        if not self.holder:
+            sent = await send(self.reply_to, preview)
+            if sent is not None:
+                self.holder.append(sent)
+        elif preview != self.shown:
+            with contextlib.suppress(BadRequest):  # "message is not modified"
+                await self.holder[0].edit_text(preview, parse_mode=ParseMode.HTML)
+        self.shown = preview
 
 
 def answer_buttons(lang: str) -> InlineKeyboardMarkup:
@@ -179,9 +207,13 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send(msg, phrase("rate_limited", lang))
         return
     history: list[str] = context.chat_data.setdefault("history", [])
+    draft: list[Message] = []
     try:
         async with typing(update, context):
-            answer, effective = await svc.ask(text, history)
+            if svc.can_stream():
+                answer, effective = await svc.ask_streaming(text, history, Drafter(msg, draft).update)
+            else:
+                answer, effective = await svc.ask(text, history)
     except QuestionError:
         await send(msg, phrase("empty", lang))
         return
@@ -193,7 +225,12 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         history.append(effective)
         del history[: -svc.settings.bot_history_turns]
     markup = None if answer.abstained else answer_buttons(lang)
-    sent = await send_all(msg, format_answer(answer, lang), markup)
+    texts = format_answer(answer, lang)
+    if draft:  # the streamed draft becomes the first message of the final answer
+        await draft[0].edit_text(texts[0], parse_mode=ParseMode.HTML, reply_markup=markup if len(texts) == 1 else None)
+        sent = await send_all(msg, texts[1:], markup) if len(texts) > 1 else draft[0]
+    else:
+        sent = await send_all(msg, texts, markup)
     if sent is not None:
         asked: dict = context.chat_data.setdefault("asked", {})
         asked[sent.message_id] = effective

@@ -67,6 +67,44 @@ class BotService:
         effective = rewrite(question, history)
         return await self.run(self.sanad.ask, effective), effective
 
+    def can_stream(self) -> bool:
+        """Stream only with the LLM answerer (the extractive one answers in one go)."""
+        return self.sanad.settings.answerer == "llm" and hasattr(self.sanad.answerer, "stream_answer")
+
+    async def ask_streaming(self, question: str, history: list[str], on_text) -> tuple[Answer, str]:
+        """Like ``ask``, calling ``await on_text(partial)`` as the model's text grows."""
+        from rag.engine import clean_question
+
+        effective = rewrite(question, history)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def produce():
+            try:
+                q, notice = clean_question(effective, self.settings.max_question_chars)
+                retrieved = self.sanad.retrieve(q)
+                if not retrieved.hits:
+                    final = self.sanad.ask(q)
+                    loop.call_soon_threadsafe(queue.put_nowait, final)
+                    return
+                for item in self.sanad.answerer.stream_answer(q, retrieved):
+                    if isinstance(item, Answer) and notice:
+                        from dataclasses import replace
+
+                        item = replace(item, notice=notice)
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+            except BaseException as exc:  # handed to the event loop, raised there
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+        self.executor.submit(produce)
+        while True:
+            item = await queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, Answer):
+                return item, effective
+            await on_text(item)
+
     async def passages(self, answer: Answer) -> list[Chunk]:
         def load():
             seen, out = set(), []

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     chunk_overlap_sentences: int = Field(ge=0)
 
     candidates: int = Field(gt=0)
+    keyword_refresh_seconds: float = Field(ge=0)
     weight_dense: float = Field(ge=0)
     weight_keyword: float = Field(ge=0)
     top_k: int = Field(gt=0)

@@ -78,6 +78,7 @@ class Sanad:
         self.embedder = embedder or Embedder(self.settings)
         self.store = VectorStore(self.settings, self.embedder.model_id, self.embedder.dim)
         self._keyword: KeywordIndex | None = None
+        self._checked = 0.0  # when the store generation was last compared with the keyword index
         self._lock = threading.RLock()
         self._answerer = answerer
         self._ready = False
@@ -99,7 +100,7 @@ class Sanad:
         return self._answerer
 
     def idf(self, term: str) -> float:
-        return self.keyword().idf(term)
+        return (self._keyword or self.keyword()).idf(term)
 
     def ask(self, question: str) -> Answer:
         """Answer ``question`` from the index, citing the passages the answer rests on."""
@@ -149,8 +150,12 @@ class Sanad:
 
     def keyword(self) -> KeywordIndex:
         """The keyword index, rebuilt from the store when the store has changed."""
-        gen = self.store.generation()
         kw = self._keyword
+        now = time.monotonic()
+        if kw is not None and now - self._checked < self.settings.keyword_refresh_seconds:
+            return kw
+        gen = self.store.generation()
+        self._checked = now
         if kw is not None and kw.generation == gen:
             return kw
         with self._lock:

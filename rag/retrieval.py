@@ -33,7 +33,7 @@ def hybrid_search(
     chunks: dict[str, Chunk] = {}
     dense: dict[str, float] = {}
     if weight_dense > 0 or weight_keyword == 0:
-        for chunk, sim in store.query(query_vec, candidates):
+        for chunk, sim in store.query(query_vec, min(candidates, len(keyword))):
             chunks[chunk.chunk_id] = chunk
             dense[chunk.chunk_id] = sim
 

@@ -154,12 +154,11 @@ class VectorStore:
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """Nearest chunks with cosine similarity."""
+        if k <= 0:
+            return []
         with self._guard("search"):
-            n = min(k, self.col.count())
-            if n == 0:
-                return []
             res = self.col.query(
-                query_embeddings=[vector.tolist()], n_results=n, include=["documents", "metadatas", "distances"]
+                query_embeddings=[vector.tolist()], n_results=k, include=["documents", "metadatas", "distances"]
             )
         return [
             (chunk_from(cid, doc, meta), 1.0 - float(dist))

@@ -36,7 +36,8 @@ def test_ingest_ask_survive_a_server_restart(server, make_sanad, tmp_path, corpu
 
 def test_two_processes_share_one_server_and_stay_consistent(server, make_sanad, tmp_path, corpus):
     writer = make_sanad(home=tmp_path / "writer", chroma_url=server.url)
-    reader = make_sanad(home=tmp_path / "reader", chroma_url=server.url)  # its own keyword index
+    # its own keyword index, checked against the shared store on every question
+    reader = make_sanad(home=tmp_path / "reader", chroma_url=server.url, keyword_refresh_seconds=0)
     writer.ingest(corpus)
     assert reader.ask("كم تبلغ الطاقة الإنتاجية لمحطة تحلية المياه في الريان؟").citations
     article = Article("observatory", "مرصد سيوة", "مرصد سيوة الفلكي\n\nقال مدير المرصد نبيل الصافي إن المرصد سيفتتح في عام 2029.")
