@@ -407,3 +407,27 @@ def test_webhook_checks_the_secret_token(fake, tmp_path, seeded):
         (sent,) = fake.wait_for("sendMessage", 31)
     assert "كولوكولتسيف" in sent["text"]
     assert len(fake.calls_to("sendMessage", 31)) == 1
+
+
+def test_llm_answer_is_streamed_into_the_reply(fake, tmp_path, seeded):
+    from fake_openai import FakeOpenAI
+    from pydantic import SecretStr
+
+    from rag import Sanad
+
+    llm = FakeOpenAI()
+    llm.default = {"text": "وزير الداخلية الروسي هو فلاديمير كولوكولتسيف كما تقول المصادر [1]."}
+    settings = seeded.settings.model_copy(update={
+        "answerer": "llm", "llm_base_url": llm.base_url, "llm_api_key": SecretStr("k"), "llm_max_retries": 0})
+    sanad = Sanad(settings, embedder=seeded.embedder)
+    try:
+        with start_bot(fake, tmp_path, sanad):
+            fake.message("من هو وزير الداخلية الروسي؟", user_id=40)
+            (draft,) = fake.wait_for("sendMessage", 40)
+            (final,) = fake.wait_for("editMessageText", 40)
+    finally:
+        llm.stop()
+    assert llm.requests[0]["stream"] is True
+    assert draft["text"].endswith("…")  # the growing draft, later replaced by the checked answer
+    assert "كولوكولتسيف" in final["text"] and "[1]" in final["text"] and valid_html(final["text"])
+    assert final["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "p"
