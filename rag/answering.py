@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Protocol
 
 from rag.chunking import split_sentences
@@ -234,6 +235,12 @@ MAX_SPAN_WORDS = 6
 _BREAK = re.compile(r"[،,.;؛:!?؟()«»\"\[\]]")
 
 
+@lru_cache(maxsize=65536)
+def term_set(text: str) -> frozenset[str]:
+    """Matching terms of a sentence or title (cached: the same sentences come back often)."""
+    return frozenset(t.norm for t in tokenize(text))
+
+
 TYPE_BONUS = 0.15
 _ENDS_SENTENCE = re.compile(r"[.!?؟…][\"'»”)\]]*$")
 HEADLINE_PENALTY = 0.1
@@ -268,10 +275,10 @@ class ExtractiveAnswerer:
         for hit in hits:
             c = hit.chunk
             rank = hit.score - top  # <= 0; favours sentences of better chunks
-            title_terms = {t.norm for t in tokenize(c.title)}
+            title_terms = term_set(c.title)
             for s, e in split_sentences(c.text):
                 text = c.text[s:e]
-                sterms = {t.norm for t in tokenize(text)}
+                sterms = term_set(text)
                 cov = coverage(qterms, sterms, self.idf)  # evidence, for abstention
                 focused = coverage(qterms, sterms, self.idf, focus, title_terms)  # for ranking
                 score = focused + self.rank_weight * rank

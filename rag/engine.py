@@ -21,9 +21,12 @@ from rag.locking import writer_lock
 from rag.normalize import is_arabic, strip_marks
 from rag.records import Answer, Article, Chunk, Hit, IngestReport, Retrieved
 from rag.retrieval import hybrid_search
-from rag.store import VectorStore
+from rag.store import VectorStore, chunk_meta
 
 log = logging.getLogger(__name__)
+
+
+LOOKUP_BATCH = 64  # articles whose stored chunks are fetched in one call
 
 
 class QuestionError(ValueError):
@@ -212,23 +215,26 @@ class Sanad:
             before = self.embedder.embedded_count
             self.store.bump_generation()  # any keyword index is stale from here on
             try:
-                for article in articles:
-                    h = article_hash(article, s.chunk_max_chars, s.chunk_overlap_sentences)
-                    existing = self.store.doc_chunks(article.doc_id)
-                    metas = existing["metadatas"] or []
-                    if metas and all(m.get("doc_hash") == h for m in metas) and len(metas) == metas[0].get("n_chunks"):
-                        log.info("unchanged: %s", article.doc_id)
-                        report.unchanged.append(article.doc_id)
-                        if bar:
-                            bar.update(1)
-                        continue
-                    chunks = chunk_article(article, s.chunk_max_chars, s.chunk_overlap_sentences)
-                    batch.append((article, chunks, existing, h))
-                    if sum(len(c) for _, c, _, _ in batch) >= s.embed_batch_size * 4:
-                        self._write_batch(batch, report)
-                        if bar:
-                            bar.update(len(batch))
-                        batch = []
+                for start in range(0, len(articles), LOOKUP_BATCH):
+                    group = articles[start : start + LOOKUP_BATCH]
+                    stored = self.store.docs_chunks([a.doc_id for a in group])
+                    for article in group:
+                        h = article_hash(article, s.chunk_max_chars, s.chunk_overlap_sentences)
+                        existing = stored.get(article.doc_id, {"ids": [], "metadatas": [], "embeddings": []})
+                        metas = existing["metadatas"]
+                        if metas and all(m.get("doc_hash") == h for m in metas) and len(metas) == metas[0].get("n_chunks"):
+                            log.info("unchanged: %s", article.doc_id)
+                            report.unchanged.append(article.doc_id)
+                            if bar:
+                                bar.update(1)
+                            continue
+                        chunks = chunk_article(article, s.chunk_max_chars, s.chunk_overlap_sentences)
+                        batch.append((article, chunks, existing, h))
+                        if sum(len(c) for _, c, _, _ in batch) >= s.embed_batch_size * 4:
+                            self._write_batch(batch, report)
+                            if bar:
+                                bar.update(len(batch))
+                            batch = []
                 self._write_batch(batch, report)
                 if bar:
                     bar.update(len(batch))
@@ -247,24 +253,30 @@ class Sanad:
             return
         reuse = {}
         for _, _, existing, _ in batch:
-            for meta, vec in zip(existing["metadatas"] or [], existing["embeddings"] if existing.get("embeddings") is not None else []):
+            for meta, vec in zip(existing["metadatas"], existing["embeddings"]):
                 reuse[meta.get("content_hash")] = vec
         todo = [c for _, chunks, _, _ in batch for c in chunks if c.content_hash not in reuse]
         vecs = self.embedder.embed_passages([strip_marks(passage_text(c.title, c.text)) for c in todo])
         reuse.update({c.content_hash: v for c, v in zip(todo, vecs)})
+        now = int(time.time())
+        all_chunks, metas, stale = [], [], []
         for article, chunks, existing, h in batch:
-            meta = {
+            article_meta = {
                 "doc_hash": h,
                 "n_chunks": len(chunks),
                 "source": article.source,
                 "date": article.date,
                 "url": article.url,
                 "path": article.path,
-                "ingested_at": int(time.time()),
+                "ingested_at": now,
             }
-            self.store.upsert(chunks, [reuse[c.content_hash] for c in chunks], meta)
-            stale = sorted(set(existing["ids"]) - {c.chunk_id for c in chunks})
-            self.store.delete(stale)
+            all_chunks += chunks
+            metas += [chunk_meta(c, article_meta) for c in chunks]
+            stale += sorted(set(existing["ids"]) - {c.chunk_id for c in chunks})
+        # one write for the whole batch: the batch is the unit of work a crash can lose
+        self.store.upsert(all_chunks, [reuse[c.content_hash] for c in all_chunks], metas)
+        self.store.delete(stale)
+        for article, chunks, existing, _ in batch:
             (report.replaced if existing["ids"] else report.added).append(article.doc_id)
             report.chunks_written += len(chunks)
             log.info("%s: %s (%d chunks)", "replaced" if existing["ids"] else "added", article.doc_id, len(chunks))

@@ -57,7 +57,7 @@ def make_client(settings: Settings):
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=_chroma_settings())
 
 
-def _meta(chunk: Chunk, article_meta: dict) -> dict:
+def chunk_meta(chunk: Chunk, article_meta: dict) -> dict:
     return {
         "doc_id": chunk.doc_id,
         "title": chunk.title,
@@ -143,9 +143,23 @@ class VectorStore:
 
     def doc_chunks(self, doc_id: str) -> dict:
         """Existing chunk ids and metadata of one article."""
-        with self._guard("read an article"):
-            got = self.col.get(where={"doc_id": doc_id}, include=["metadatas", "embeddings"])
-        return got
+        return self.docs_chunks([doc_id]).get(doc_id, {"ids": [], "metadatas": [], "embeddings": []})
+
+    def docs_chunks(self, doc_ids: list[str]) -> dict[str, dict]:
+        """Existing chunks of several articles, in one call: doc_id -> ids, metadatas, embeddings."""
+        out: dict[str, dict] = {}
+        if not doc_ids:
+            return out
+        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        with self._guard("read articles"):
+            got = self.col.get(where=where, include=["metadatas", "embeddings"])
+        embeddings = got["embeddings"] if got.get("embeddings") is not None else [None] * len(got["ids"])
+        for cid, meta, vec in zip(got["ids"], got["metadatas"], embeddings):
+            d = out.setdefault(meta["doc_id"], {"ids": [], "metadatas": [], "embeddings": []})
+            d["ids"].append(cid)
+            d["metadatas"].append(meta)
+            d["embeddings"].append(vec)
+        return out
 
     def get(self, ids: list[str], embeddings: bool = False) -> dict:
         include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
@@ -177,7 +191,7 @@ class VectorStore:
             offset += len(got["ids"])
 
     # --- writes ----------------------------------------------------------------------
-    def upsert(self, chunks: list[Chunk], vectors: np.ndarray, article_meta: dict) -> None:
+    def upsert(self, chunks: list[Chunk], vectors, metadatas: list[dict]) -> None:
         if not chunks:
             return
         with self._guard("write chunks"):
@@ -185,7 +199,7 @@ class VectorStore:
                 ids=[c.chunk_id for c in chunks],
                 embeddings=np.asarray(vectors, dtype=np.float32),
                 documents=[c.text for c in chunks],
-                metadatas=[_meta(c, article_meta) for c in chunks],
+                metadatas=metadatas,
             )
 
     def delete(self, ids: list[str]) -> None:
