@@ -82,6 +82,7 @@ class Sanad:
         self.store = VectorStore(self.settings, self.embedder.model_id, self.embedder.dim)
         self._keyword: KeywordIndex | None = None
         self._checked = 0.0  # when the store generation was last compared with the keyword index
+        self._changes: tuple[list, list] = ([], [])
         self._lock = threading.RLock()
         self._answerer = answerer
         self._ready = False
@@ -152,7 +153,9 @@ class Sanad:
             self._ready = True
 
     def keyword(self) -> KeywordIndex:
-        """The keyword index, rebuilt from the store when the store has changed."""
+        """The keyword index, brought up to date with the store when the store has changed:
+        by applying the difference (chunk ids and content hashes) or, when that is large,
+        by a rebuild from the store's chunks."""
         kw = self._keyword
         now = time.monotonic()
         if kw is not None and now - self._checked < self.settings.keyword_refresh_seconds:
@@ -165,11 +168,15 @@ class Sanad:
             if self._keyword is not None and self._keyword.generation == gen:
                 return self._keyword
             path = self.settings.keyword_path / self.settings.collection
-            kw = KeywordIndex.load(path)
-            count = self.store.count()
-            if kw is None or kw.generation != gen or len(kw) != count:
+            kw = self._keyword or KeywordIndex.load(path)
+            if kw is not None and kw.generation != gen:
+                kw = self._catch_up(kw, gen)
+            if kw is None:
                 t0 = time.perf_counter()
-                entries = [(cid, passage_text(meta.get("title", ""), doc)) for cid, doc, meta in self.store.iter_all()]
+                entries = [
+                    (cid, passage_text(meta.get("title", ""), doc), meta.get("content_hash", ""))
+                    for cid, doc, meta in self.store.iter_all()
+                ]
                 kw = KeywordIndex.build(entries, gen)
                 log.info("keyword index rebuilt: %d chunks in %.2fs", len(kw), time.perf_counter() - t0)
                 try:
@@ -178,6 +185,24 @@ class Sanad:
                     log.warning("could not save the keyword index to %s: %s", path, exc)
             self._keyword = kw
             return kw
+
+    def _catch_up(self, kw: KeywordIndex, gen: str) -> KeywordIndex | None:
+        """Apply what changed in the store since ``kw`` was current; None when a rebuild is due."""
+        listing = {cid: meta.get("content_hash", "") for cid, meta in self.store.iter_meta()}
+        removed = [cid for cid, h in kw.hashes.items() if listing.get(cid) != h]
+        added_ids = [cid for cid, h in listing.items() if kw.hashes.get(cid) != h]
+        if len(added_ids) + len(removed) > 0.2 * max(len(listing), 1) + 50:
+            return None
+        added = []
+        for start in range(0, len(added_ids), 500):
+            got = self.store.get(added_ids[start : start + 500])
+            added += [
+                (cid, passage_text(meta.get("title", ""), doc), meta.get("content_hash", ""))
+                for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
+            ]
+        kw.apply(added, removed, gen)
+        log.info("keyword index caught up: %d added, %d removed", len(added), len(removed))
+        return None if kw.needs_compaction() else kw
 
     # --- ingestion --------------------------------------------------------------------
     def ingest(self, path: str | Path, prune: bool = False, progress: bool = False) -> IngestReport:
@@ -213,7 +238,10 @@ class Sanad:
             bar = tqdm(total=len(articles), desc="ingesting", unit="article")
         with self._lock, self._writing():
             before = self.embedder.embedded_count
+            start_gen = self.store.generation()
+            self._changes = ([], [])  # (added keyword entries, removed chunk ids), filled by _write_batch
             self.store.bump_generation()  # any keyword index is stale from here on
+            done = False
             try:
                 for start in range(0, len(articles), LOOKUP_BATCH):
                     group = articles[start : start + LOOKUP_BATCH]
@@ -238,12 +266,14 @@ class Sanad:
                 self._write_batch(batch, report)
                 if bar:
                     bar.update(len(batch))
+                done = True
             finally:
-                self.store.bump_generation()
+                final_gen = self.store.bump_generation()
                 if bar:
                     bar.close()
+            if done:
+                self._keep_keyword_current(start_gen, final_gen)
             report.passages_embedded = self.embedder.embedded_count - before
-        self._keyword = None
         log.info("ingest: %s", report.summary())
         return report
 
@@ -276,10 +306,23 @@ class Sanad:
         # one write for the whole batch: the batch is the unit of work a crash can lose
         self.store.upsert(all_chunks, [reuse[c.content_hash] for c in all_chunks], metas)
         self.store.delete(stale)
+        self._changes[0].extend((c.chunk_id, passage_text(c.title, c.text), c.content_hash) for c in all_chunks)
+        self._changes[1].extend(stale)
         for article, chunks, existing, _ in batch:
             (report.replaced if existing["ids"] else report.added).append(article.doc_id)
             report.chunks_written += len(chunks)
             log.info("%s: %s (%d chunks)", "replaced" if existing["ids"] else "added", article.doc_id, len(chunks))
+
+    def _keep_keyword_current(self, start_gen: str, final_gen: str) -> None:
+        """After our own write: update the in-memory keyword index in place when it was
+        current before the write (otherwise ``keyword()`` catches up on next use)."""
+        kw = self._keyword
+        if kw is not None and kw.generation == start_gen:
+            added, removed = self._changes
+            kw.apply(added, removed, final_gen)
+            if kw.needs_compaction():
+                self._keyword = None
+        self._changes = ([], [])
 
     def _writing(self):
         """Cross-process writer lock for the embedded store (a Chroma server serializes itself)."""
@@ -294,10 +337,11 @@ class Sanad:
         with self._lock, self._writing():
             ids = self.store.doc_chunks(doc_id)["ids"]
             if ids:
+                start_gen = self.store.generation()
                 self.store.bump_generation()
                 self.store.delete(ids)
-                self.store.bump_generation()
-                self._keyword = None
+                self._changes = ([], list(ids))
+                self._keep_keyword_current(start_gen, self.store.bump_generation())
             return len(ids)
 
     def rebuild(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 from rag.keyword import KeywordIndex
@@ -37,12 +39,8 @@ def hybrid_search(
             chunks[chunk.chunk_id] = chunk
             dense[chunk.chunk_id] = sim
 
-    kw_all = keyword.scores(terms(question))
-    kw_top: list[str] = []
-    if weight_keyword > 0 and len(kw_all):
-        n = min(candidates, len(kw_all))
-        best = np.argpartition(-kw_all, n - 1)[:n]
-        kw_top = [keyword.ids[i] for i in best if kw_all[i] > 0]
+    kw_scores = keyword.score_map(terms(question)) if weight_keyword > 0 else {}
+    kw_top = heapq.nlargest(candidates, kw_scores, key=kw_scores.__getitem__)
 
     missing = [cid for cid in kw_top if cid not in chunks]
     if missing:
@@ -59,7 +57,7 @@ def hybrid_search(
 
     ids = list(chunks)
     d = np.array([dense.get(cid, 0.0) for cid in ids], dtype=np.float32)
-    kw = np.array([float(kw_all[keyword.pos[cid]]) if cid in keyword.pos else 0.0 for cid in ids], dtype=np.float32)
+    kw = np.array([kw_scores.get(cid, 0.0) for cid in ids], dtype=np.float32)
     fused = weight_dense * zscores(d) + weight_keyword * zscores(kw)
     order = np.argsort(-fused, kind="stable")[:k]
     hits = [Hit(chunks[ids[i]], float(fused[i]), float(d[i]), float(kw[i])) for i in order]

@@ -190,6 +190,17 @@ class VectorStore:
             yield from zip(got["ids"], got["documents"], got["metadatas"])
             offset += len(got["ids"])
 
+    def iter_meta(self, batch: int = 5000) -> Iterator[tuple[str, dict]]:
+        """Every chunk id with its metadata (no text), in pages."""
+        offset = 0
+        while True:
+            with self._guard("list chunks"):
+                got = self.col.get(include=["metadatas"], limit=batch, offset=offset)
+            if not got["ids"]:
+                return
+            yield from zip(got["ids"], got["metadatas"])
+            offset += len(got["ids"])
+
     # --- writes ----------------------------------------------------------------------
     def upsert(self, chunks: list[Chunk], vectors, metadatas: list[dict]) -> None:
         if not chunks:

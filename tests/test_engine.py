@@ -127,15 +127,41 @@ def test_index_built_with_another_model_is_detected(make_sanad, tmp_path, corpus
         other.ask("من هو وزير الداخلية الروسي؟")
 
 
-def test_keyword_index_follows_the_store(make_sanad, corpus):
-    sanad = make_sanad()
+def test_keyword_index_follows_the_store_without_rebuilding(make_sanad, corpus, tmp_path):
+    sanad = make_sanad(home=tmp_path / "h", keyword_refresh_seconds=0)
     sanad.ingest(corpus)
     kw = sanad.keyword()
     assert set(kw.ids) == {cid for cid, _, _ in sanad.store.iter_all()}
     sanad.remove("sanad-demo-book-fair")
-    kw2 = sanad.keyword()
-    assert kw2 is not kw and not any(i.startswith("sanad-demo-book-fair") for i in kw2.ids)
-    assert set(kw2.ids) == {cid for cid, _, _ in sanad.store.iter_all()}
+    assert sanad.keyword() is kw  # updated in place, not rebuilt
+    assert not any(i.startswith("sanad-demo-book-fair") for i in kw.ids)
+    assert set(kw.ids) == {cid for cid, _, _ in sanad.store.iter_all()}
+
+    # another engine on the same store catches up with a change it did not make
+    other = make_sanad(home=tmp_path / "h", keyword_refresh_seconds=0)
+    other_kw = other.keyword()
+    sanad.ingest_articles([Article("late", "خبر متأخر عن مرصد سيوة", "قال مدير مرصد سيوة إن الافتتاح سيكون في عام 2029.")])
+    assert other.keyword() is other_kw and "late:0" in other_kw.ids
+    assert set(other_kw.ids) == {cid for cid, _, _ in sanad.store.iter_all()}
+    assert other.ask("متى يفتتح مرصد سيوة؟").citations[0].doc_id == "late"
+
+
+def test_incremental_keyword_scores_match_a_full_build():
+    from rag.keyword import KeywordIndex
+
+    docs = [(f"d{i}", t, str(i)) for i, t in enumerate(
+        ["وزير الداخلية الروسي يزور طهران", "البنك المركزي يثبت سعر الفائدة", "محطة تحلية المياه في الريان",
+         "وزير المياه يفتتح المحطة", "معرض الكتاب الدولي يختتم دورته", "وزير الداخلية يوقع اتفاقية"])]
+    full = KeywordIndex.build(docs, "g")
+    grown = KeywordIndex.build(docs[:4], "g0")
+    grown.apply(docs[4:], [], "g")
+    query = ["وزير", "داخليه"]
+    a, b = full.score_map(query), grown.score_map(query)
+    assert set(a) == set(b)
+    for cid in a:
+        assert abs(a[cid] - b[cid]) / a[cid] < 0.35
+    grown.apply([], ["d5"], "g2")
+    assert "d5" not in grown.score_map(query) and "d5" not in grown.ids
 
 
 def test_sources_and_stats(seeded):
