@@ -27,46 +27,44 @@ def _iso(text: str, rtl: bool) -> str:
     return f"{LRI}{text}{PDI}" if rtl else text
 
 
+def _pack(items: list[str], limit: int, sep: str, measure=len) -> list[str]:
+    """Join consecutive items with ``sep`` into groups whose measure stays within ``limit``."""
+    out: list[str] = []
+    current = ""
+    for item in items:
+        if current and measure(current) + len(sep) + measure(item) > limit:
+            out.append(current)
+            current = item
+        else:
+            current = f"{current}{sep}{item}" if current else item
+    if current:
+        out.append(current)
+    return out
+
+
+def _cut(sentence: str, size: int, measure) -> list[str]:
+    """An over-long sentence cut at word boundaries into parts within ``size``."""
+    parts = []
+    while measure(sentence) > size:
+        cut = len(sentence)
+        while cut > 1 and measure(sentence[:cut]) > size:
+            space = sentence.rfind(" ", 0, cut - 1)
+            cut = space if space > 0 else cut - max(1, cut // 10)
+        parts.append(sentence[:cut].strip())
+        sentence = sentence[cut:].strip()
+    return parts + ([sentence] if sentence else [])
+
+
 def pieces(text: str, size: int, measure=lambda t: len(esc(t))) -> list[str]:
     """Cut plain text into pieces whose escaped length is at most ``size``, at sentence
     boundaries (at word boundaries inside an over-long sentence)."""
-    out: list[str] = []
-    current = ""
-    for s, e in split_sentences(text):
-        sentence = text[s:e]
-        while measure(sentence) > size:
-            cut = len(sentence)
-            while cut > 1 and measure(sentence[:cut]) > size:
-                space = sentence.rfind(" ", 0, cut - 1)
-                cut = space if space > 0 else cut - max(1, cut // 10)
-            if current:
-                out.append(current)
-                current = ""
-            out.append(sentence[:cut].strip())
-            sentence = sentence[cut:].strip()
-        if current and measure(current) + 1 + measure(sentence) > size:
-            out.append(current)
-            current = sentence
-        else:
-            current = f"{current} {sentence}" if current else sentence
-    if current:
-        out.append(current)
-    return out or [""]
+    parts = [p for s, e in split_sentences(text) for p in _cut(text[s:e], size, measure)]
+    return _pack(parts, size, " ", measure) or [""]
 
 
 def blocks_to_messages(blocks: list[str], limit: int = LIMIT) -> list[str]:
     """Pack complete HTML blocks into messages of at most ``limit`` characters."""
-    messages: list[str] = []
-    current = ""
-    for block in blocks:
-        if current and len(current) + 2 + len(block) > limit:
-            messages.append(current)
-            current = block
-        else:
-            current = f"{current}\n\n{block}" if current else block
-    if current:
-        messages.append(current)
-    return messages
+    return _pack(blocks, limit, "\n\n")
 
 
 def _text_blocks(prefix_html: str, text: str, rtl: bool, wrap: tuple[str, str] = ("", "")) -> list[str]:

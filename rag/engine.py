@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 
 LOOKUP_BATCH = 64  # articles whose stored chunks are fetched in one call
+WRITE_BATCHES = 8  # embedding batches per write: fewer, fuller model calls; a crash loses at most one write
 
 
 class QuestionError(ValueError):
@@ -258,7 +259,7 @@ class Sanad:
                             continue
                         chunks = chunk_article(article, s.chunk_max_chars, s.chunk_overlap_sentences)
                         batch.append((article, chunks, existing, h))
-                        if sum(len(c) for _, c, _, _ in batch) >= s.embed_batch_size * 4:
+                        if sum(len(c) for _, c, _, _ in batch) >= s.embed_batch_size * WRITE_BATCHES:
                             self._write_batch(batch, report)
                             if bar:
                                 bar.update(len(batch))

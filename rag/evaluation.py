@@ -196,6 +196,29 @@ def by_type(rows: list[dict]) -> dict[str, dict]:
     }
 
 
+def diagnose(rows: list[dict]) -> dict[str, float | None]:
+    """Which stage loses each answerable question first: refusal, retrieval (gold source not
+    ranked first), sentence choice (quoted sentence lacks the answer), span (F1 < 0.5)."""
+    scored = [r for r in rows if "f1" in r]
+    n = len(scored)
+    if not n:
+        return {}
+    refused = [r for r in scored if r["abstained"]]
+    rest = [r for r in scored if not r["abstained"]]
+    not_first = [r for r in rest if r["gold_sources"] and r["gold_rank"] != 1]
+    rest = [r for r in rest if r not in not_first]
+    wrong_sentence = [r for r in rest if not r["sentence_contains"]]
+    rest = [r for r in rest if r["sentence_contains"]]
+    weak_span = [r for r in rest if r["f1"] < 0.5]
+    return {
+        "refused although answerable": len(refused) / n,
+        "gold source not ranked first": len(not_first) / n,
+        "quoted sentence lacks the answer": len(wrong_sentence) / n,
+        "sentence right, span F1 < 0.5": len(weak_span) / n,
+        "span F1 >= 0.5": (len(rest) - len(weak_span)) / n,
+    }
+
+
 def markdown(report: dict, title: str) -> str:
     lines = [f"# {title}", "", f"Questions: {report['questions']}", ""]
     for section in ("retrieval", "answer", "abstention", "latency_ms"):
@@ -205,6 +228,10 @@ def markdown(report: dict, title: str) -> str:
         for k, v in report[section].items():
             lines.append(f"| {k} | {_fmt(v)} |")
         lines.append("")
+    lines += ["## Where answers are lost", "| stage | share of answerable questions |", "|---|---|"]
+    for stage, share in diagnose(report["rows"]).items():
+        lines.append(f"| {stage} | {_fmt(share)} |")
+    lines.append("")
     lines += ["## By question type", "| type | n | f1 | sentence_contains | hit@1 |", "|---|---|---|---|---|"]
     for t, m in by_type(report["rows"]).items():
         lines.append(f"| {t} | {m['n']} | {_fmt(m['f1'])} | {_fmt(m['sentence_contains'])} | {_fmt(m['hit@1'])} |")

@@ -20,6 +20,7 @@ class FakeTelegram:
     def __init__(self, token: str):
         self.token = token
         self.calls: list[tuple[str, dict]] = []
+        self.call_times: list[float] = []  # time.perf_counter() of each recorded call
         self.updates: list[dict] = []
         self.files: dict[str, bytes] = {}
         self.fail_next: dict[str, list[tuple[int, dict]]] = {}  # method -> [(status, body)]
@@ -141,8 +142,10 @@ class FakeTelegram:
                         if pending:
                             status, body = pending.pop(0)
                             fake.calls.append((f"{method}!failed", params))
+                            fake.call_times.append(time.perf_counter())
                             return self._reply(status, body)
                         fake.calls.append((method, params))
+                        fake.call_times.append(time.perf_counter())
                         fake._cond.notify_all()
                 self._reply(200, {"ok": True, "result": fake._result(method, params)})
 

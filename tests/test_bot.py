@@ -431,3 +431,31 @@ def test_llm_answer_is_streamed_into_the_reply(fake, tmp_path, seeded):
     assert draft["text"].endswith("…")  # the growing draft, later replaced by the checked answer
     assert "كولوكولتسيف" in final["text"] and "[1]" in final["text"] and valid_html(final["text"])
     assert final["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "p"
+
+
+def test_burst_every_accepted_question_gets_exactly_one_reply(fake, tmp_path, seeded):
+    """A bounded burst: 12 users x 6 questions with a limit of 5 a minute each."""
+    import psutil
+
+    users, each, limit = 12, 6, 5
+    questions = ["من هو وزير الداخلية الروسي؟", "من فاز بكأس العالم لكرة القدم؟", "كم تبلغ الطاقة الإنتاجية لمحطة التحلية؟"]
+    proc = psutil.Process()
+    with start_bot(fake, tmp_path, seeded, bot_user_rate_per_minute=limit):
+        rss = []
+        for round_ in range(2):
+            base = 100 + round_ * 100
+            for i in range(each):
+                for u in range(users):
+                    fake.message(questions[(i + u) % 3], user_id=base + u)
+            for u in range(users):
+                fake.wait_for("sendMessage", base + u, each, timeout=120)
+            rss.append(proc.memory_info().rss)
+        import time
+
+        time.sleep(1.0)
+        for round_ in range(2):
+            for u in range(users):
+                texts = [c["text"] for c in fake.calls_to("sendMessage", 100 + round_ * 100 + u)]
+                assert len(texts) == each  # exactly one reply per question, none lost
+                assert sum("انتظر دقيقة" in t for t in texts) == each - limit
+    assert rss[1] - rss[0] < 80 * 2**20  # a second burst does not keep growing memory
