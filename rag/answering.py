@@ -108,10 +108,21 @@ _NUMBER_WORDS = (
 _AMOUNT_WORDS = re.compile(rf"(?:{_NUMBER_WORDS})(?:\s+[^\s،,.؛]+){{0,2}}")
 
 
+# what a «أي …» / «ما …» question asks for, by the noun it names
+_TYPE_NOUNS = [
+    ("when", re.compile(r"\b(?:اي|في اي|منذ)\s+(?:عام|سنه|تاريخ|يوم|شهر|قرن)\b|\bمتي\b")),
+    ("where", re.compile(r"\b(?:اي|في اي)\s+(?:مدينه|دوله|بلد|منطقه|قاره|مكان|محافظه|ولايه|جزيره)\b")),
+    ("howmany", re.compile(r"\b(?:ما|كم)\s+(?:هو\s+|هي\s+)?(?:ال)?(?:عدد|مساحه|نسبه|طول|ارتفاع|قيمه|عمق|وزن|سعر|تعداد)\b")),
+]
+
+
 def question_type(question: str) -> str:
     norm = normalize(question).strip(" -؟?\t\n")
     words = re.findall(r"\w+", norm)
     head = " ".join(words[:3])
+    for qtype, pattern in _TYPE_NOUNS:
+        if pattern.search(" ".join(words[:5])):
+            return qtype
     for qtype, keys in _QWORDS.items():
         for key in keys:
             if re.search(rf"(?:^|\s|و|ف){re.escape(key)}(?:\s|$)", " " + head + " "):
