@@ -8,7 +8,6 @@ import logging
 import os
 import threading
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 

@@ -24,6 +24,14 @@ from rag.normalize import terms
 log = logging.getLogger(__name__)
 
 K1, B = 1.2, 0.75
+
+
+def _bm25s():
+    """bm25s, imported lazily; it sets its own logger to DEBUG on import, which we undo."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(max(logging.getLogger().level, logging.WARNING))
+    return bm25s
 COMPACT_SHARE = 0.2
 
 
@@ -44,8 +52,7 @@ class KeywordIndex:
     @classmethod
     def build(cls, entries: list[tuple[str, str, str]], generation: str) -> "KeywordIndex":
         """entries: (chunk id, text to index, content hash)."""
-        import bm25s
-
+        bm25s = _bm25s()
         ids = [cid for cid, _, _ in entries]
         corpus = [terms(text) for _, text, _ in entries]
         df: dict[str, int] = {}
@@ -155,8 +162,7 @@ class KeywordIndex:
     @classmethod
     def load(cls, path: Path) -> "KeywordIndex | None":
         try:
-            import bm25s
-
+            bm25s = _bm25s()
             state = json.loads((path / "state.json").read_text())
             main_ids = state["main_ids"]
             retriever = bm25s.BM25.load(str(path / "bm25"), show_progress=False) if main_ids else None
