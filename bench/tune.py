@@ -10,7 +10,6 @@ that refuses the most unanswerable questions. Never run this on a test set."""
 from __future__ import annotations
 
 import argparse
-import itertools
 import tempfile
 from pathlib import Path
 
@@ -38,21 +37,19 @@ def main() -> None:
     print(f"indexed {len(half)} paragraphs; {len(answerable)} answerable, {len(unanswerable)} unanswerable questions")
 
     best = None
-    for wk, rw in itertools.product((0.3, 0.4, 0.5), (0.1, 0.2, 0.3, 0.5)):
+    for wk in (0.3, 0.4, 0.5):
         sanad.settings = sanad.settings.model_copy(update={"weight_dense": 1 - wk, "weight_keyword": wk})
         sanad._answerer = None
-        sanad.settings = sanad.settings.model_copy(update={"sentence_rank_weight": rw})
         rep = ev.run(sanad, answerable, progress=False)
         r, a = rep["retrieval"], rep["answer"]
-        print(f"weight_keyword={wk} rank_weight={rw}: hit@1={r['hit@1']} hit@5={r['hit@5']} "
+        print(f"weight_keyword={wk}: hit@1={r['hit@1']} hit@5={r['hit@5']} "
               f"sentence_contains={a['sentence_contains']} f1={a['f1']}")
-        key = (r["hit@1"] + a["sentence_contains"], wk, rw)
+        key = (r["hit@1"] + a["sentence_contains"], wk)
         if best is None or key > best:
             best = key
-    _, wk, rw = best
-    print(f"best: weight_keyword={wk} rank_weight={rw}")
+    _, wk = best
+    print(f"best: weight_keyword={wk}")
     sanad.settings = sanad.settings.model_copy(update={"weight_dense": 1 - wk, "weight_keyword": wk})
-    sanad.settings = sanad.settings.model_copy(update={"sentence_rank_weight": rw})
     sanad._answerer = None
     pos = [r["confidence"] for r in ev.run(sanad, answerable, progress=False)["rows"]]
     neg = [r["confidence"] for r in ev.run(sanad, unanswerable, progress=False)["rows"]]

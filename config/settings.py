@@ -54,7 +54,6 @@ class Settings(BaseSettings):
     citations: int = Field(gt=0)
 
     answerer: Literal["extractive", "llm"]
-    sentence_rank_weight: float = Field(ge=0)
     abstain_coverage_weight: float = Field(ge=0)
     abstain_threshold: float
     max_question_chars: int = Field(gt=0)

@@ -94,7 +94,7 @@ class Sanad:
         if self._answerer is None:
             s = self.settings
             extractive = ExtractiveAnswerer(
-                self.idf, s.abstain_threshold, s.citations, s.sentence_rank_weight, s.abstain_coverage_weight
+                self.idf, s.abstain_threshold, s.citations, s.abstain_coverage_weight
             )
             if s.answerer == "llm":
                 from rag.llm import LLMAnswerer

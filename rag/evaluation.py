@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag import metrics
-from rag.answering import question_type
+from rag.questions import question_type
 from rag.engine import QuestionError, Sanad
 from rag.loaders import clean_id
 from rag.records import Article

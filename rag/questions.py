@@ -1,0 +1,63 @@
+"""Question types: what kind of answer a question asks for (a date, an amount, a person,
+a place ...), from its question word or the noun it names; and the patterns of dates and
+amounts that such answers take."""
+
+from __future__ import annotations
+
+import re
+
+from rag.normalize import normalize
+
+_QWORDS = {
+    "when": ("متي", "when"),
+    "howmany": ("كم", "how many", "how much"),
+    "who": ("من", "who", "whom"),
+    "where": ("اين", "where"),
+    "why": ("لماذا", "why"),
+    "how": ("كيف", "how"),
+    "yesno": ("هل",),
+    "what": ("ما", "ماذا", "ماهو", "ماهي", "what", "which"),
+}
+
+_MONTHS = (
+    "يناير|فبراير|مارس|ابريل|أبريل|مايو|يونيو|يوليو|اغسطس|أغسطس|سبتمبر|اكتوبر|أكتوبر|نوفمبر|ديسمبر|"
+    "كانون الثاني|شباط|اذار|آذار|نيسان|ايار|أيار|حزيران|تموز|اب|آب|ايلول|أيلول|تشرين الاول|تشرين الأول|"
+    "تشرين الثاني|كانون الاول|كانون الأول|January|February|March|April|May|June|July|August|September|"
+    "October|November|December"
+)
+_NUM = r"[0-9٠-٩]+(?:[.,٫][0-9٠-٩]+)?"
+DATE = re.compile(
+    rf"(?:(?:{_NUM}\s+)?(?:{_MONTHS})\s+(?:عام\s+|سنة\s+)?{_NUM}|(?:عام|سنة|العام)\s+{_NUM}(?:\s*[مه]\b)?|"
+    rf"\b[0-9٠-٩]{{4}}\b|(?:يوم\s+)?(?:السبت|الأحد|الاحد|الاثنين|الإثنين|الثلاثاء|الأربعاء|الاربعاء|الخميس|الجمعة))"
+)
+AMOUNT = re.compile(rf"{_NUM}(?:\s+(?:في\s+المائة|بالمائة|بالمئة|%|ألف|الف|مليون|ملايين|مليار|مليارات))*(?:\s+[^\s،,.؛]+){{0,2}}")
+_NUMBER_WORDS = (
+    "واحد|اثنان|اثنين|ثلاث|ثلاثة|أربع|اربع|أربعة|خمس|خمسة|ست|ستة|سبع|سبعة|ثماني|ثمانية|تسع|تسعة|عشر|عشرة|"
+    "عشرين|ثلاثين|أربعين|خمسين|مائة|مئة|ألف|ألفي|مليون|مليوني|مليار"
+)
+AMOUNT_WORDS = re.compile(rf"(?:{_NUMBER_WORDS})(?:\s+[^\s،,.؛]+){{0,2}}")
+
+
+# what a «أي …» / «ما …» question asks for, by the noun it names
+_TYPE_NOUNS = [
+    ("when", re.compile(r"\b(?:اي|في اي|منذ)\s+(?:عام|سنه|تاريخ|يوم|شهر|قرن)\b|\bمتي\b")),
+    ("where", re.compile(r"\b(?:اي|في اي)\s+(?:مدينه|دوله|بلد|منطقه|قاره|مكان|محافظه|ولايه|جزيره)\b")),
+    ("howmany", re.compile(r"\b(?:ما|كم)\s+(?:هو\s+|هي\s+)?(?:ال)?(?:عدد|مساحه|نسبه|طول|ارتفاع|قيمه|عمق|وزن|سعر|تعداد)\b")),
+]
+
+
+def question_type(question: str) -> str:
+    norm = normalize(question).strip(" -؟?\t\n")
+    words = re.findall(r"\w+", norm)
+    head = " ".join(words[:3])
+    for qtype, pattern in _TYPE_NOUNS:
+        if pattern.search(" ".join(words[:5])):
+            return qtype
+    for qtype, keys in _QWORDS.items():
+        for key in keys:
+            if re.search(rf"(?:^|\s|و|ف){re.escape(key)}(?:\s|$)", " " + head + " "):
+                return qtype
+    return "other"
+
+
+QUESTION_TYPES = (*_QWORDS, "other")

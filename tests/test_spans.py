@@ -1,0 +1,70 @@
+"""Answer spans (rag/spans.py) and the linear ranker behind them (rag/linear.py)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.linear import LinearModel, fit, softmax
+from rag.normalize import terms
+from rag.spans import FEATURES, WEIGHTS_FILE, candidates, extract_span
+
+
+def span(question: str, text: str) -> str | None:
+    got = extract_span(question, terms(question), text, lambda _t: 5.0)
+    return None if got is None else text[got[0] : got[1]]
+
+
+def test_when_question_gets_the_date():
+    text = "افتتحت الحكومة محطة تحلية المياه الجديدة في الريان يوم 12 مارس 2015 بحضور الوزير."
+    assert "2015" in span("متى افتتحت محطة تحلية المياه في الريان؟", text)
+
+
+def test_how_many_question_gets_the_amount():
+    text = "تنتج محطة تحلية المياه في الريان 120 ألف متر مكعب يوميًا وفق بيان الشركة."
+    got = span("كم تنتج محطة تحلية المياه في الريان؟", text)
+    assert got.startswith("120 ألف")
+
+
+def test_who_question_gets_the_name_beside_the_role():
+    text = "وصف الزيارة التي قام بها فلاديمير كولوكولتسيف وزير الداخلية الروسية لطهران بالناجحة."
+    assert span("من هو وزير الداخلية الروسي؟", text) == "فلاديمير كولوكولتسيف"
+
+
+def test_candidates_never_repeat_the_question_and_offsets_hold():
+    q = "ما اسم الشركة التي نفذت مشروع السكة الحديد؟"
+    text = "نفذت شركة المسار مشروع السكة الحديد بين المدينتين خلال ثلاث سنوات، وفق الوزارة."
+    c = candidates(q, terms(q), text, lambda _t: 5.0)
+    whole = c.X[:, FEATURES.index("whole")] > 0
+    qterms = set(terms(q))
+    for (s, e), is_whole in zip(c.bounds, whole):
+        assert text[s:e].strip() == text[s:e] and text[s:e]
+        if not is_whole:
+            assert not (set(terms(text[s:e])) & qterms), text[s:e]
+    assert span(q, text) is not None
+
+
+def test_weights_for_other_features_are_refused(tmp_path):
+    doc = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    doc["features"] = doc["features"][:-1]
+    bad = tmp_path / "w.json"
+    bad.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(ValueError, match="other features"):
+        LinearModel.load(bad, FEATURES)
+
+
+def test_fit_learns_which_feature_marks_the_answer():
+    rng = np.random.default_rng(0)
+
+    def group():
+        X = rng.normal(size=(8, 3))
+        k = int(rng.integers(8))
+        X[k, 1] += 5.0  # feature 1 marks the answer, the others are noise
+        return X, np.eye(8)[k], "what"
+
+    model = fit(("a", "b", "c"), [group() for _ in range(200)], l2=0.001, l2_typed=0.01)
+    held = [group() for _ in range(100)]
+    right = [int(np.argmax(X @ model.weights("what"))) == int(np.argmax(y)) for X, y, _ in held]
+    assert np.mean(right) > 0.9
+    assert np.argmax(np.abs(model.weights("what"))) == 1
+    assert softmax(np.array([0.0, 1000.0])).tolist() == [0.0, 1.0]
