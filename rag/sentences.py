@@ -38,28 +38,40 @@ class Sentence:
     score: float
 
 
+class Matcher:
+    """Which words of a vocabulary match each question term softly (rag.normalize.soft_match),
+    worked out once per question and vocabulary instead of once per sentence."""
+
+    def __init__(self, qterms: list[str], vocabulary: set[str]):
+        self.soft = {q: frozenset(v for v in vocabulary if soft_match(q, v)) for q in qterms}
+
+    def exact_or_soft(self, term: str, terms: frozenset[str]) -> float:
+        if term in terms:
+            return 1.0
+        return 0.8 if not self.soft[term].isdisjoint(terms) else 0.0
+
+
 def coverage(
     qterms: list[str],
     sterms: frozenset[str],
     idf: Callable[[str], float],
+    match: Matcher,
     focus: str | None = None,
     context: frozenset[str] = frozenset(),
 ) -> float:
-    """idf-weighted share of the question's terms found in a sentence; the ``focus`` term
-    counts FOCUS_WEIGHT times; a term found only in the ``context`` (the article's title,
-    which every sentence implicitly refers to) earns CONTEXT_CREDIT."""
+    """idf-weighted share of the question's terms found in a sentence (a soft match counts
+    0.8); the ``focus`` term counts FOCUS_WEIGHT times; a term found only in the ``context``
+    (the article's title, which every sentence implicitly refers to) earns CONTEXT_CREDIT."""
     weights = {t: idf(t) * (FOCUS_WEIGHT if t == focus else 1.0) for t in qterms}
     total = sum(weights.values())
     if total <= 0:
         return 0.0
     got = 0.0
     for t, w in weights.items():
-        if t in sterms:
-            got += w
-        elif any(soft_match(t, s) for s in sterms):
-            got += 0.8 * w
-        elif t in context or any(soft_match(t, s) for s in context):
-            got += CONTEXT_CREDIT * w
+        found = match.exact_or_soft(t, sterms)
+        if not found and context and match.exact_or_soft(t, context):
+            found = CONTEXT_CREDIT
+        got += found * w
     return got / total
 
 
@@ -82,20 +94,23 @@ def rank_sentences(question: str, hits: list[Hit], idf: Callable[[str], float]) 
     focus = focus_term(question, qterms)
     patterns = {"when": (DATE,), "howmany": (AMOUNT,)}.get(question_type(question), ())
     top = hits[0].score if hits else 0.0
+    spans = [(hit, s, e) for hit in hits for s, e in split_sentences(hit.chunk.text)]
+    vocabulary = set().union(
+        *(term_set(h.chunk.text[s:e]) for h, s, e in spans), *(term_set(h.chunk.title) for h in hits)
+    )
+    match = Matcher(qterms, vocabulary)
     out = []
-    for hit in hits:
+    for hit, s, e in spans:
         c = hit.chunk
         rank = hit.score - top  # <= 0; favours sentences of better chunks
-        title_terms = term_set(c.title)
-        for s, e in split_sentences(c.text):
-            text = c.text[s:e]
-            sterms = term_set(text)
-            cov = coverage(qterms, sterms, idf)  # evidence, for abstention
-            score = coverage(qterms, sterms, idf, focus, title_terms) + RANK_WEIGHT * rank
-            if any(p.search(text) for p in patterns):
-                score += TYPE_BONUS
-            if not _ENDS_SENTENCE.search(text):
-                score -= HEADLINE_PENALTY
-            out.append(Sentence(hit, c.start + s, c.start + e, text, cov, score))
+        text = c.text[s:e]
+        sterms = term_set(text)
+        cov = coverage(qterms, sterms, idf, match)  # evidence, for abstention
+        score = coverage(qterms, sterms, idf, match, focus, term_set(c.title)) + RANK_WEIGHT * rank
+        if any(p.search(text) for p in patterns):
+            score += TYPE_BONUS
+        if not _ENDS_SENTENCE.search(text):
+            score -= HEADLINE_PENALTY
+        out.append(Sentence(hit, c.start + s, c.start + e, text, cov, score))
     out.sort(key=lambda x: -x.score)
     return out
