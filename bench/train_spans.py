@@ -83,8 +83,8 @@ def evaluate(model: LinearModel, examples: list[dict]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("squad", type=Path)
-    ap.add_argument("--l2", type=float, nargs="*", default=[0.0003, 0.003])
-    ap.add_argument("--l2-typed", type=float, nargs="*", default=[0.003, 0.03, 0.3])
+    ap.add_argument("--l2", type=float, nargs="*", default=[0.003])
+    ap.add_argument("--l2-typed", type=float, nargs="*", default=[0.0003, 0.003])
     ap.add_argument("--write", action="store_true", help=f"save the final weights to {WEIGHTS_FILE}")
     args = ap.parse_args()
     examples = load(args.squad)
