@@ -28,6 +28,7 @@ HEADLINE_PENALTY = 0.1  # a headline line supports an answer but rarely holds it
 _ENDS_SENTENCE = re.compile(r"[.!?؟…][\"'»”)\]]*$")
 _FOCUS_OPENERS = re.compile(r"^\W*(?:و|ف)?(?:من|ما|ماذا)\s+(?:هو|هي|هم|كان|كانت)?\s*", re.UNICODE)
 
+
 @dataclass(frozen=True)
 class Sentence:
     hit: Hit
@@ -51,18 +52,20 @@ class Matcher:
         return 0.8 if not self.soft[term].isdisjoint(terms) else 0.0
 
 
+def term_weights(qterms: list[str], idf: Callable[[str], float], focus: str | None = None) -> dict[str, float]:
+    """idf of each question term; the ``focus`` term counts FOCUS_WEIGHT times."""
+    return {t: idf(t) * (FOCUS_WEIGHT if t == focus else 1.0) for t in qterms}
+
+
 def coverage(
-    qterms: list[str],
+    weights: dict[str, float],
     sterms: frozenset[str],
-    idf: Callable[[str], float],
     match: Matcher,
-    focus: str | None = None,
     context: frozenset[str] = frozenset(),
 ) -> float:
-    """idf-weighted share of the question's terms found in a sentence (a soft match counts
-    0.8); the ``focus`` term counts FOCUS_WEIGHT times; a term found only in the ``context``
-    (the article's title, which every sentence implicitly refers to) earns CONTEXT_CREDIT."""
-    weights = {t: idf(t) * (FOCUS_WEIGHT if t == focus else 1.0) for t in qterms}
+    """Weighted share of the question's terms (``term_weights``) found in a sentence (a soft
+    match counts 0.8); a term found only in the ``context`` (the article's title, which
+    every sentence implicitly refers to) earns CONTEXT_CREDIT."""
     total = sum(weights.values())
     if total <= 0:
         return 0.0
@@ -99,14 +102,15 @@ def rank_sentences(question: str, hits: list[Hit], idf: Callable[[str], float]) 
         *(term_set(h.chunk.text[s:e]) for h, s, e in spans), *(term_set(h.chunk.title) for h in hits)
     )
     match = Matcher(qterms, vocabulary)
+    plain, focused = term_weights(qterms, idf), term_weights(qterms, idf, focus)
     out = []
     for hit, s, e in spans:
         c = hit.chunk
         rank = hit.score - top  # <= 0; favours sentences of better chunks
         text = c.text[s:e]
         sterms = term_set(text)
-        cov = coverage(qterms, sterms, idf, match)  # evidence, for abstention
-        score = coverage(qterms, sterms, idf, match, focus, term_set(c.title)) + RANK_WEIGHT * rank
+        cov = coverage(plain, sterms, match)  # evidence, for abstention
+        score = coverage(focused, sterms, match, term_set(c.title)) + RANK_WEIGHT * rank
         if any(p.search(text) for p in patterns):
             score += TYPE_BONUS
         if not _ENDS_SENTENCE.search(text):

@@ -176,7 +176,7 @@ def candidates(
     X, A, B, K = X[keep], A[keep], B[keep], K[keep]
     ranges = [r for r, k in zip(ranges, keep) if k]
     bounds = [(toks[a].start, toks[b].end) for a, b in ranges]
-    rule = rule_span(question, qterms, text, idf)
+    rule = _rule_span(question_type(question), text, toks, m.tolist(), st.tolist(), idf)
     if rule is not None:
         inside = np.array([t.start >= rule[0] and t.end <= rule[1] for t in toks])
         cum_rule = np.concatenate([[0], np.cumsum(inside)])
@@ -200,12 +200,24 @@ def rule_span(
     """The hand-written rule: for when/how-many questions the date/amount nearest the
     question's words; otherwise a run of unmatched content words next to the matched ones.
     Offsets into ``text``, or None. The learned ranker takes its pick as a feature."""
-    qtype = question_type(question)
     toks = tokenize(text, keep_stopwords=True)
     if not toks:
         return None
     qset = set(qterms)
     matched = [any(soft_match(t.norm, q) for q in qset) for t in toks]
+    stop = [normalize(text[t.start : t.end]) in STOPWORDS for t in toks]
+    return _rule_span(question_type(question), text, toks, matched, stop, idf)
+
+
+def _rule_span(
+    qtype: str,
+    text: str,
+    toks: list[Token],
+    matched: list[bool],
+    stop: list[bool],
+    idf: Callable[[str], float] | None,
+) -> tuple[int, int] | None:
+    """``rule_span`` on a tokenized sentence: which tokens match the question, which are stop words."""
     anchors = [(t.start + t.end) / 2 for t, m in zip(toks, matched) if m]
 
     if qtype == "when":
@@ -218,7 +230,6 @@ def rule_span(
 
     # who / what / where / other: a run of unmatched content words next to the matched ones.
     # Runs break at stop words, punctuation and matched words.
-    stop = [normalize(text[t.start : t.end]) in STOPWORDS for t in toks]
     runs: list[tuple[int, int]] = []
     i = 0
     while i < len(toks):
