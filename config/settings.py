@@ -54,8 +54,7 @@ class Settings(BaseSettings):
     citations: int = Field(gt=0)
 
     answerer: Literal["extractive", "llm"]
-    abstain_coverage_weight: float = Field(ge=0)
-    abstain_threshold: float
+    abstain_threshold: float = Field(le=1)
     max_question_chars: int = Field(gt=0)
 
     # --- LLM answerer -----------------------------------------------------------------

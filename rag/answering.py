@@ -2,12 +2,14 @@
 
 ``Answerer`` is the interface; ``ExtractiveAnswerer`` is the offline default: it ranks the
 sentences of the retrieved chunks against the question (rag/sentences.py), extracts a short
-span from the best one (rag/spans.py), always cites, and abstains when the evidence is weak."""
+span from the best one (rag/spans.py), always cites, and abstains when the evidence is weak
+(rag/abstention.py)."""
 
 from __future__ import annotations
 
 from typing import Callable, Protocol
 
+from rag.abstention import AbstentionModel, features
 from rag.normalize import is_arabic, tokenize
 from rag.records import Answer, Citation, Hit, Retrieved
 from rag.sentences import Sentence, rank_sentences
@@ -37,22 +39,20 @@ class ExtractiveAnswerer:
         idf: Callable[[str], float],
         threshold: float,
         citations: int = 3,
-        coverage_weight: float = 0.067,
+        model: AbstentionModel | None = None,
     ):
         self.idf = idf
         self.threshold = threshold
         self.max_citations = citations
-        self.coverage_weight = coverage_weight
+        self.model = model or AbstentionModel.load()
 
     def sentences(self, question: str, hits: list[Hit]) -> list[Sentence]:
         """The sentences of ``hits``, best first (rag/sentences.py)."""
         return rank_sentences(question, hits, self.idf)
 
     def confidence(self, best: Sentence, retrieved: Retrieved) -> float:
-        """Evidence strength: how far the best dense match stands above the other candidates,
-        plus a little of the best sentence's question coverage. A gap, unlike a raw cosine,
-        carries over between corpora (weights fitted on ARCD-train, see bench/tune.py)."""
-        return retrieved.dense_gap + self.coverage_weight * best.coverage
+        """Probability that the passages answer the question (rag/abstention.py)."""
+        return self.model.probability(features(retrieved, best.coverage))
 
     def answer(self, question: str, retrieved: Retrieved) -> Answer:
         hits = retrieved.hits

@@ -93,9 +93,7 @@ class Sanad:
     def answerer(self) -> Answerer:
         if self._answerer is None:
             s = self.settings
-            extractive = ExtractiveAnswerer(
-                self.idf, s.abstain_threshold, s.citations, s.abstain_coverage_weight
-            )
+            extractive = ExtractiveAnswerer(self.idf, s.abstain_threshold, s.citations)
             if s.answerer == "llm":
                 from rag.llm import LLMAnswerer
 

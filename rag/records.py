@@ -40,12 +40,14 @@ class Hit:
 
 @dataclass(frozen=True)
 class Retrieved:
-    """What retrieval hands the answerer: ranked hits plus how far the best dense match
-    stands above the other candidates (the evidence strength used for abstention)."""
+    """What retrieval hands the answerer: ranked hits plus how the best match stands out
+    from the other candidates (the evidence used for abstention, rag/abstention.py)."""
 
     hits: list[Hit]
     dense_top: float = 0.0
     dense_gap: float = 0.0  # best dense similarity minus the mean of the other candidates
+    dense_spread: float = 0.0  # standard deviation of the candidates' dense similarities
+    keyword_margin: float = 0.0  # (best - second best BM25) / summed idf of the question's terms
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,16 @@ def zscores(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / std
 
 
+def keyword_lead(scores: dict[str, float], ranked: list[str]) -> float:
+    """How far the best keyword match leads the best match from another document (chunks of
+    one article overlap, so its own chunks are no competition)."""
+    if not ranked:
+        return 0.0
+    doc = ranked[0].rsplit(":", 1)[0]
+    second = next((scores[c] for c in ranked[1:] if c.rsplit(":", 1)[0] != doc), 0.0)
+    return scores[ranked[0]] - second
+
+
 def hybrid_search(
     store: VectorStore,
     keyword: KeywordIndex,
@@ -39,7 +49,8 @@ def hybrid_search(
             chunks[chunk.chunk_id] = chunk
             dense[chunk.chunk_id] = sim
 
-    kw_scores = keyword.score_map(terms(question)) if weight_keyword > 0 else {}
+    qterms = terms(question)
+    kw_scores = keyword.score_map(qterms) if weight_keyword > 0 else {}
     kw_top = heapq.nlargest(candidates, kw_scores, key=kw_scores.__getitem__)
 
     missing = [cid for cid in kw_top if cid not in chunks]
@@ -54,6 +65,9 @@ def hybrid_search(
     sims = sorted(dense.values(), reverse=True)
     top = sims[0] if sims else 0.0
     gap = top - float(np.mean(sims[1:])) if len(sims) > 1 else 0.0
+    spread = float(np.std(sims)) if sims else 0.0
+    idf_sum = sum(keyword.idf(t) for t in set(qterms))
+    margin = keyword_lead(kw_scores, kw_top) / idf_sum if idf_sum > 0 else 0.0
 
     ids = list(chunks)
     d = np.array([dense.get(cid, 0.0) for cid in ids], dtype=np.float32)
@@ -61,4 +75,4 @@ def hybrid_search(
     fused = weight_dense * zscores(d) + weight_keyword * zscores(kw)
     order = np.argsort(-fused, kind="stable")[:k]
     hits = [Hit(chunks[ids[i]], float(fused[i]), float(d[i]), float(kw[i])) for i in order]
-    return Retrieved(hits, top, gap)
+    return Retrieved(hits, top, gap, spread, margin)

@@ -1,0 +1,84 @@
+"""When to refuse: the probability that the retrieved passages answer the question.
+
+A logistic model over four signals, each measuring how far the best evidence stands out
+rather than a raw score that depends on the embedding model or the corpus: how far the best
+dense match stands above the other candidates (``dense_gap``), how spread out the candidates'
+similarities are (together: how many standard deviations the best stands out), how far the
+best BM25 match leads the best match from another document (relative to the question's total
+idf), and the best sentence's idf-weighted coverage of the question. Raw cosines and fused
+z-scores separated ARCD's questions a little better but refused plainly answerable questions
+over a corpus of a few articles (the bundled seeds), so they are left out.
+
+Fitted on ARCD-train by ``python bench/tune.py --write`` (three quarters of the articles
+indexed, the other quarter's questions as the ones to refuse, four ways); at run time only
+``AbstentionModel.load`` and ``probability`` are used. The refusal threshold on the
+probability is the setting ``abstain_threshold``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rag.records import Retrieved
+
+FEATURES = ("dense_gap", "coverage", "dense_spread", "keyword_margin")
+WEIGHTS_FILE = Path(__file__).with_name("abstain_weights.json")
+
+
+def features(retrieved: Retrieved, coverage: float) -> np.ndarray:
+    """The model's inputs for one question, in FEATURES order; ``coverage`` is the best
+    sentence's idf-weighted share of the question's terms (rag/sentences.py)."""
+    r = retrieved
+    return np.array([r.dense_gap, coverage, r.dense_spread, r.keyword_margin], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class AbstentionModel:
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+
+    def probability(self, x: np.ndarray) -> float:
+        z = float(((x - self.mean) / self.scale) @ self.weights + self.bias)
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def save(self, path: Path, **about) -> None:
+        doc = {
+            **about,
+            "features": list(FEATURES),
+            "mean": [round(float(v), 6) for v in self.mean],
+            "scale": [round(float(v), 6) for v in self.scale],
+            "weights": [round(float(v), 5) for v in self.weights],
+            "bias": round(float(self.bias), 5),
+        }
+        path.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+    @staticmethod
+    @lru_cache(maxsize=4)
+    def load(path: Path = WEIGHTS_FILE) -> "AbstentionModel":
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(raw["features"]) != FEATURES:
+            raise ValueError(f"{path} was fitted for other features; rerun bench/tune.py --write")
+        return AbstentionModel(
+            np.array(raw["mean"]), np.array(raw["scale"]), np.array(raw["weights"]), float(raw["bias"])
+        )
+
+
+def fit(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50) -> AbstentionModel:
+    """Logistic regression of ``y`` (1 = answerable) on standardized ``X`` (Newton's method,
+    L2 penalty on the weights, not the bias)."""
+    mean, scale = X.mean(0), X.std(0) + 1e-9
+    Z = np.c_[(X - mean) / scale, np.ones(len(X))]
+    w = np.zeros(Z.shape[1])
+    penalty = l2 * np.r_[np.ones(Z.shape[1] - 1), 0.0]
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-Z @ w))
+        grad = Z.T @ (p - y) / len(y) + penalty * w
+        hess = (Z * (p * (1 - p))[:, None]).T @ Z / len(y) + np.diag(penalty + 1e-9)
+        w -= np.linalg.solve(hess, grad)
+    return AbstentionModel(mean, scale, w[:-1], float(w[-1]))

@@ -1,0 +1,69 @@
+"""The abstention model: fitting, saving, the features it reads, and its decisions on the seeds."""
+
+import numpy as np
+import pytest
+
+from rag import abstention
+from rag.records import Retrieved
+from rag.retrieval import keyword_lead
+
+
+def synthetic(n=400, seed=0):
+    """Answerable questions have a larger gap and coverage; the other two features are noise."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.5).astype(float)
+    X = rng.normal(size=(n, len(abstention.FEATURES)))
+    X[:, 0] += 1.5 * y
+    X[:, 1] += 1.0 * y
+    return X, y
+
+
+def test_fit_learns_which_features_separate_and_ranks_answerable_higher():
+    X, y = synthetic()
+    model = abstention.fit(X, y)
+    assert model.weights[0] > model.weights[1] > max(abs(model.weights[2]), abs(model.weights[3]))
+    Xt, yt = synthetic(seed=1)
+    p = np.array([model.probability(x) for x in Xt])
+    assert ((p > 0) & (p < 1)).all()
+    assert p[yt == 1].mean() > p[yt == 0].mean() + 0.3
+
+
+def test_saved_model_loads_with_the_same_probabilities(tmp_path):
+    X, y = synthetic()
+    model = abstention.fit(X, y)
+    path = tmp_path / "w.json"
+    model.save(path, made_by="test")
+    again = abstention.AbstentionModel.load(path)
+    assert [round(again.probability(x), 3) for x in X[:20]] == [round(model.probability(x), 3) for x in X[:20]]
+
+
+def test_a_model_fitted_for_other_features_is_refused(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text('{"features": ["dense_gap"], "mean": [0], "scale": [1], "weights": [1], "bias": 0}')
+    with pytest.raises(ValueError, match="bench/tune.py"):
+        abstention.AbstentionModel.load(path)
+
+
+def test_features_read_the_retrieval_evidence_in_order():
+    r = Retrieved([], dense_top=0.9, dense_gap=0.12, dense_spread=0.04, keyword_margin=0.3)
+    assert list(abstention.features(r, 0.75)) == pytest.approx([0.12, 0.75, 0.04, 0.3])
+
+
+def test_keyword_lead_ignores_the_best_articles_own_chunks():
+    scores = {"a:0": 9.0, "a:1": 8.5, "b:0": 4.0, "c:3": 1.0}
+    ranked = sorted(scores, key=scores.get, reverse=True)
+    assert keyword_lead(scores, ranked) == 5.0
+    assert keyword_lead({"a:0": 2.0}, ["a:0"]) == 2.0
+    assert keyword_lead({}, []) == 0.0
+
+
+def test_shipped_model_answers_seeds_questions_and_refuses_others(seeded):
+    threshold = seeded.settings.abstain_threshold
+    answerable = ["من هو محافظ البنك المركزي؟", "كم طول خط السكة الحديد السريع؟", "ما سعر الفائدة الذي قرره البنك المركزي؟"]
+    other = ["كم عدد سكان الصين؟", "متى سيفتتح مرصد سيوة الفلكي؟"]
+    for q in answerable:
+        a = seeded.ask(q)
+        assert not a.abstained and threshold <= a.confidence <= 1, q
+    for q in other:
+        a = seeded.ask(q)
+        assert a.abstained and 0 <= a.confidence < threshold, q
