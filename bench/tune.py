@@ -73,13 +73,13 @@ def main() -> None:
     data = []  # (X, y) per setup
     for h in range(args.folds):
         held = set(titles[h :: args.folds])
-        half = {a.doc_id for a in articles if a.title not in held}
-        answerable = [q for q in questions if q.sources[0] in half]
-        unanswerable = ev.as_unanswerable([q for q in questions if q.sources[0] not in half])
+        indexed = {a.doc_id for a in articles if a.title not in held}
+        answerable = [q for q in questions if q.sources[0] in indexed]
+        unanswerable = ev.as_unanswerable([q for q in questions if q.sources[0] not in indexed])
         sanad = Sanad(load_settings(home=root / f"setup{h}-of-{args.folds}", cache_dir=str(base.cache_path), corpus=""))
         if sanad.store.count() == 0:
-            sanad.ingest_articles([a for a in articles if a.doc_id in half])
-        print(f"setup {h}: {len(half)} paragraphs indexed; {len(answerable)} answerable, {len(unanswerable)} to refuse")
+            sanad.ingest_articles([a for a in articles if a.doc_id in indexed])
+        print(f"setup {h}: {len(indexed)} paragraphs indexed; {len(answerable)} answerable, {len(unanswerable)} to refuse")
         if h == 0:
             best = None
             for wk in (0.3, 0.4, 0.5):
