@@ -284,13 +284,14 @@ def _rule_span(
         anchor = max(cluster_mass(right) if right is not None else 0.0, cluster_mass(left) if left is not None else 0.0)
         prev_word = normalize(text[toks[a - 1].start : toks[a - 1].end]) if a > 0 else ""
         if qtype == "who":
-            pref = 0 if right is not None and b - a >= 1 else 1  # "Name, title" apposition
+            pref = 0 if b - a >= 1 else 1  # a name beside a role: «فلان وزير ...», «وزير ... فلان»
         elif qtype == "where":
             pref = 0 if prev_word in ("في", "الي", "من", "ب") or toks[a].norm[:1] == "ب" else 1
         else:
             pref = 0 if left is not None else 1
         rarity = sum(weight(toks[k].norm) for k in range(a, b + 1)) / (b - a + 1)
-        return (gap > 1, -anchor, pref, gap, -rarity)
+        after = qtype == "who" and right is None  # of two names beside a role, the one before it
+        return (gap > 1, -anchor, pref, gap, after, -rarity)
 
     if qtype == "where":
         # a place follows a locative preposition: the nearest such run to the matched words

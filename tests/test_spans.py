@@ -31,6 +31,11 @@ def test_who_question_gets_the_name_beside_the_role():
     assert span("من هو وزير الداخلية الروسي؟", text) == "فلاديمير كولوكولتسيف"
 
 
+def test_who_question_gets_the_name_after_the_role_not_the_verb_before_it():
+    text = "وكشف وزير الداخلية الروسي فلاديمير كولوكولتسيف عن الاتفاقية أمس."
+    assert span("من هو وزير الداخلية الروسي؟", text) == "فلاديمير كولوكولتسيف"
+
+
 def test_candidates_never_repeat_the_question_and_offsets_hold():
     q = "ما اسم الشركة التي نفذت مشروع السكة الحديد؟"
     text = "نفذت شركة المسار مشروع السكة الحديد بين المدينتين خلال ثلاث سنوات، وفق الوزارة."
