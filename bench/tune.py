@@ -61,7 +61,7 @@ def check(name: str, model: abstention.AbstentionModel, X: np.ndarray, y: np.nda
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("squad", type=Path)
-    ap.add_argument("--index-dir", type=Path, default=None, help="keep the two indexes here for reruns")
+    ap.add_argument("--index-dir", type=Path, default=None, help="keep the --folds indexes here for reruns")
     ap.add_argument("--max-far", type=float, default=0.10)
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--write", action="store_true", help=f"save the model to {abstention.WEIGHTS_FILE}")

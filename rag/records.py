@@ -47,7 +47,7 @@ class Retrieved:
     dense_top: float = 0.0
     dense_gap: float = 0.0  # best dense similarity minus the mean of the other candidates
     dense_spread: float = 0.0  # standard deviation of the candidates' dense similarities
-    keyword_margin: float = 0.0  # (best - second best BM25) / summed idf of the question's terms
+    keyword_margin: float = 0.0  # best BM25 minus the best of another article, / the question's summed idf
 
 
 @dataclass(frozen=True)

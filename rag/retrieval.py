@@ -19,14 +19,14 @@ def zscores(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / std
 
 
-def keyword_lead(scores: dict[str, float], ranked: list[str]) -> float:
-    """How far the best keyword match leads the best match from another document (chunks of
-    one article overlap, so its own chunks are no competition)."""
+def keyword_lead(ranked: list[tuple[str, float]]) -> float:
+    """How far the best keyword match leads the best match from another document, given
+    (doc_id, score) pairs best first (chunks of one article overlap, so its own chunks are no
+    competition)."""
     if not ranked:
         return 0.0
-    doc = ranked[0].rsplit(":", 1)[0]
-    second = next((scores[c] for c in ranked[1:] if c.rsplit(":", 1)[0] != doc), 0.0)
-    return scores[ranked[0]] - second
+    doc, best = ranked[0]
+    return best - next((score for d, score in ranked[1:] if d != doc), 0.0)
 
 
 def hybrid_search(
@@ -67,7 +67,8 @@ def hybrid_search(
     gap = top - float(np.mean(sims[1:])) if len(sims) > 1 else 0.0
     spread = float(np.std(sims)) if sims else 0.0
     idf_sum = sum(keyword.idf(t) for t in set(qterms))
-    margin = keyword_lead(kw_scores, kw_top) / idf_sum if idf_sum > 0 else 0.0
+    lead = keyword_lead([(chunks[c].doc_id, kw_scores[c]) for c in kw_top if c in chunks])
+    margin = lead / idf_sum if idf_sum > 0 else 0.0
 
     ids = list(chunks)
     d = np.array([dense.get(cid, 0.0) for cid in ids], dtype=np.float32)

@@ -50,11 +50,9 @@ def test_features_read_the_retrieval_evidence_in_order():
 
 
 def test_keyword_lead_ignores_the_best_articles_own_chunks():
-    scores = {"a:0": 9.0, "a:1": 8.5, "b:0": 4.0, "c:3": 1.0}
-    ranked = sorted(scores, key=scores.get, reverse=True)
-    assert keyword_lead(scores, ranked) == 5.0
-    assert keyword_lead({"a:0": 2.0}, ["a:0"]) == 2.0
-    assert keyword_lead({}, []) == 0.0
+    assert keyword_lead([("a", 9.0), ("a", 8.5), ("b", 4.0), ("c", 1.0)]) == 5.0
+    assert keyword_lead([("a", 2.0)]) == 2.0
+    assert keyword_lead([]) == 0.0
 
 
 def test_shipped_model_answers_seeds_questions_and_refuses_others(seeded):
