@@ -61,3 +61,14 @@ def question_type(question: str) -> str:
 
 
 QUESTION_TYPES = (*_QWORDS, "other")
+
+_NOT_VERBS = frozenset(("هو", "هي", "هم", "هما", "كان", "كانت", "الذي", "التي", "الذين"))
+
+
+def asked_verb(question: str) -> str | None:
+    """The verb of a «من + فعل» question («من وقع الاتفاقية؟» -> «وقع»), normalized: the
+    question asks for that verb's subject. None for other questions («من هو ...», «إلى من ...»)."""
+    words = re.findall(r"\w+", normalize(question))
+    if len(words) < 2 or words[0] not in ("من", "ومن", "فمن") or words[1] in _NOT_VERBS:
+        return None
+    return words[1]

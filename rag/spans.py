@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.normalize import STOPWORDS, Token, normalize, soft_match, tokenize
 from rag.linear import LinearModel
-from rag.questions import AMOUNT, AMOUNT_WORDS, DATE, question_type
+from rag.questions import AMOUNT, AMOUNT_WORDS, DATE, asked_verb, question_type
 
 MAX_SPAN_WORDS = 12
 WEIGHTS_FILE = Path(__file__).with_name("span_weights.json")
@@ -206,7 +206,8 @@ def rule_span(
     qset = set(qterms)
     matched = [any(soft_match(t.norm, q) for q in qset) for t in toks]
     stop = [normalize(text[t.start : t.end]) in STOPWORDS for t in toks]
-    return _rule_span(question_type(question), text, toks, matched, stop, idf)
+    verb = asked_verb(question)
+    return _rule_span(question_type(question), text, toks, matched, stop, idf, verb)
 
 
 def _rule_span(
@@ -216,8 +217,10 @@ def _rule_span(
     matched: list[bool],
     stop: list[bool],
     idf: Callable[[str], float] | None,
+    verb: str | None = None,
 ) -> tuple[int, int] | None:
-    """``rule_span`` on a tokenized sentence: which tokens match the question, which are stop words."""
+    """``rule_span`` on a tokenized sentence: which tokens match the question, which are stop
+    words; ``verb`` is the verb a «من + فعل» question asks the subject of (questions.asked_verb)."""
     anchors = [(t.start + t.end) / 2 for t, m in zip(toks, matched) if m]
 
     if qtype == "when":
@@ -227,6 +230,10 @@ def _rule_span(
         return _nearest(spans, anchors)
     if qtype in ("why", "how", "yesno") or not any(matched):
         return None
+    if verb:
+        subject = _subject_before(text, toks, matched, stop, verb)
+        if subject is not None:
+            return subject
 
     # who / what / where / other: a run of unmatched content words next to the matched ones.
     # Runs break at stop words, punctuation and matched words.
@@ -313,6 +320,34 @@ def _rule_span(
 
 
 RULE_SPAN_WORDS = 6
+SUBJECT_WORDS = 8
+_THAT = frozenset(("ان", "بان", "وان", "لان"))  # «أن/إن» open a clause whose subject precedes its verb
+
+
+def _subject_before(
+    text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb: str
+) -> tuple[int, int] | None:
+    """«من وقع الاتفاقية؟» over «... أن رئيسي جهازي الشرطة في كل من البلدين وقعا اتفاقية»: the
+    words between «أن» and the asked verb (at most SUBJECT_WORDS, no punctuation, at least one
+    word not in the question), which the run rule would cut at stop words and question words.
+    None when the sentence has no such clause."""
+    for k in range(1, len(toks)):
+        if not matched[k] or not soft_match(toks[k].norm, verb):
+            continue
+        a = k - 1
+        while a > 0 and toks[a - 1].norm not in _THAT and k - a < SUBJECT_WORDS:
+            if _BREAK.search(text[toks[a - 1].end : toks[a].start]):
+                break
+            a -= 1
+        if a == 0 or toks[a - 1].norm not in _THAT or _BREAK.search(text[toks[a - 1].end : toks[a].start]):
+            continue
+        b = k - 1
+        while b > a and stop[b]:
+            b -= 1
+        if stop[a] or all(matched[i] or stop[i] for i in range(a, b + 1)):
+            continue
+        return toks[a].start, toks[b].end
+    return None
 
 
 RULE_TYPES = ("who",)  # question types answered by the rule rather than the learned ranker

@@ -30,6 +30,7 @@ def test_who_signed_the_police_agreement(seeded):
     a = seeded.ask("من وقع اتفاقية التعاون بين شرطة البلدين؟")
     assert not a.abstained
     assert "رئيسي جهازي الشرطة" in a.citations[0].quote
+    assert a.answer == "رئيسي جهازي الشرطة في كل من البلدين"
     assert a.citations[0].doc_id == "asharq-russia-iran-security"
     check_quotes(a)
 

@@ -36,6 +36,14 @@ def test_who_question_gets_the_name_after_the_role_not_the_verb_before_it():
     assert span("من هو وزير الداخلية الروسي؟", text) == "فلاديمير كولوكولتسيف"
 
 
+def test_who_did_question_gets_the_whole_subject_of_the_verb():
+    text = "وأشارت المصادر إلى أن رئيسي جهازي الشرطة في كل من البلدين وقعا اتفاقية حول التعاون."
+    assert span("من وقع الاتفاقية؟", text) == "رئيسي جهازي الشرطة في كل من البلدين"
+    # the subject may repeat the question's words; «من هو» asks for a description, not a subject
+    assert span("من وقع اتفاقية التعاون بين شرطة البلدين؟", text) == "رئيسي جهازي الشرطة في كل من البلدين"
+    assert span("من هو الذي وقع الاتفاقية؟", text) != "رئيسي جهازي الشرطة في كل من البلدين"
+
+
 def test_candidates_never_repeat_the_question_and_offsets_hold():
     q = "ما اسم الشركة التي نفذت مشروع السكة الحديد؟"
     text = "نفذت شركة المسار مشروع السكة الحديد بين المدينتين خلال ثلاث سنوات، وفق الوزارة."
