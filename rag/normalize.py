@@ -99,20 +99,34 @@ def terms(text: str) -> list[str]:
     return [t.norm for t in tokenize(text)]
 
 
-def soft_match(a: str, b: str) -> bool:
-    """Same term, or one a short suffix-extension of the other (وقع / وقعا, اتفاقيه / اتفاقيات),
-    also behind a conjunction و/ف (نفذت / ونفذت). Used for matching, never for indexing."""
+_CONJUNCTIONS = ("و", "ف")
+_CLITICS = (*_CONJUNCTIONS, "ب", "ل", "ك", "وب", "ول", "وك", "فب", "فل")  # and attached prepositions
+
+
+def _extends(short: str, long_: str) -> bool:
+    """``long_`` is ``short`` or ``short`` plus a suffix of at most two letters; a final ة
+    (normalized ه) is written ت before a suffix (تكلفة / تكلفتها)."""
+    if long_ == short:
+        return True
+    if len(short) < 3 or len(long_) - len(short) > 2:
+        return False
+    return long_.startswith(short) or (short.endswith("ه") and long_.startswith(short[:-1] + "ت"))
+
+
+def soft_match(a: str, b: str, prepositions: bool = True) -> bool:
+    """Same term, or one a short suffix-extension of the other (وقع / وقعا, اتفاقيه / اتفاقيات,
+    تكلفه / تكلفتها), also behind a conjunction و ف (نفذت / ونفذت) or, with ``prepositions``,
+    an attached preposition ب ل ك (كلفه / بكلفه, طهران / لطهران). Used for matching, never
+    for indexing."""
     if a == b:
         return True
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2:
+    if _extends(short, long_):
         return True
-    if long_[:1] in ("و", "ف") and len(long_) - 1 >= 3:
-        rest = long_[1:]
-        return rest == short or (
-            len(short) >= 3 and rest.startswith(short) and len(rest) - len(short) <= 2
-        )
-    return False
+    return any(
+        long_.startswith(p) and len(long_) - len(p) >= 3 and _extends(short, long_[len(p) :])
+        for p in (_CLITICS if prepositions else _CONJUNCTIONS)
+    )
 
 
 def is_arabic(text: str) -> bool:

@@ -62,7 +62,9 @@ def question_type(question: str) -> str:
 
 QUESTION_TYPES = (*_QWORDS, "other")
 
-_NOT_VERBS = frozenset(("هو", "هي", "هم", "هما", "كان", "كانت", "الذي", "التي", "الذين"))
+_NOT_VERBS = frozenset(
+    ("هو", "هي", "هم", "هما", "كان", "كانت", "الذي", "التي", "الذين", "اول", "اخر", "اكثر", "اكبر", "اشهر", "افضل")
+)
 
 
 def asked_verb(question: str) -> str | None:

@@ -56,7 +56,7 @@ def candidates(
         return Candidates([], np.zeros((0, len(FEATURES))))
     qset = set(qterms)
     raw = [normalize(text[t.start : t.end]) for t in toks]
-    m = np.array([any(soft_match(t.norm, q) for q in qset) for t in toks], dtype=bool)
+    m = np.array([any(soft_match(t.norm, q, prepositions=False) for q in qset) for t in toks], dtype=bool)
     st = np.array([r in STOPWORDS for r in raw], dtype=bool)
     brk = np.array([i > 0 and bool(_BREAK.search(text[toks[i - 1].end : toks[i].start])) for i in range(n)])
     top = idf("\uffff\uffff") if idf else 1.0  # an unseen term: the largest idf
@@ -204,7 +204,7 @@ def rule_span(
     if not toks:
         return None
     qset = set(qterms)
-    matched = [any(soft_match(t.norm, q) for q in qset) for t in toks]
+    matched = [any(soft_match(t.norm, q, prepositions=False) for q in qset) for t in toks]
     stop = [normalize(text[t.start : t.end]) in STOPWORDS for t in toks]
     verb = asked_verb(question)
     return _rule_span(question_type(question), text, toks, matched, stop, idf, verb)
@@ -231,7 +231,7 @@ def _rule_span(
     if qtype in ("why", "how", "yesno") or not any(matched):
         return None
     if verb:
-        subject = _subject_before(text, toks, matched, stop, verb)
+        subject = _subject_before(text, toks, matched, stop, verb) or _subject_after(text, toks, matched, stop, verb)
         if subject is not None:
             return subject
 
@@ -324,6 +324,39 @@ SUBJECT_WORDS = 8
 _THAT = frozenset(("ان", "بان", "وان", "لان"))  # «أن/إن» open a clause whose subject precedes its verb
 
 
+_TIME_WORDS = frozenset(
+    normalize(w) for w in "يوم اليوم أمس صباح مساء ظهر ليلة الأحد الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت".split()
+)
+
+
+def _subject_after(
+    text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb: str
+) -> tuple[int, int] | None:
+    """«من فاز بالجائزة؟» over «وفازت الروائية ليلى منصور بجائزة المعرض»: the words right after
+    the asked verb (verb-subject order), up to a stop word, punctuation, a question word or
+    a time word («صباح الأحد»). None when the verb is not followed by such words."""
+    for k, t in enumerate(toks):
+        if not matched[k] or not soft_match(t.norm, verb, prepositions=False):
+            continue
+        def free(i: int) -> bool:  # token i may continue the subject
+            return (
+                i < len(toks)
+                and not (stop[i] or toks[i].norm in _TIME_WORDS)
+                and not _BREAK.search(text[toks[i - 1].end : toks[i].start])
+            )
+
+        b = k
+        while b + 1 < len(toks) and b - k < RULE_SPAN_WORDS and free(b + 1):
+            # a question word ends the subject, except right after a one-word role
+            # («افتتحت وزيرة المياه سلمى الحربي»: «المياه» is the question's)
+            if matched[b + 1] and not (b == k + 1 and free(b + 2) and not matched[b + 2]):
+                break
+            b += 1
+        if b > k:
+            return toks[k + 1].start, toks[b].end
+    return None
+
+
 def _subject_before(
     text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb: str
 ) -> tuple[int, int] | None:
@@ -332,7 +365,7 @@ def _subject_before(
     word not in the question), which the run rule would cut at stop words and question words.
     None when the sentence has no such clause."""
     for k in range(1, len(toks)):
-        if not matched[k] or not soft_match(toks[k].norm, verb):
+        if not matched[k] or not soft_match(toks[k].norm, verb, prepositions=False):
             continue
         a = k - 1
         while a > 0 and toks[a - 1].norm not in _THAT and k - a < SUBJECT_WORDS:

@@ -1,4 +1,4 @@
-from rag.normalize import is_arabic, normalize, stem, terms, tokenize
+from rag.normalize import is_arabic, normalize, soft_match, stem, terms, tokenize
 
 
 def test_strips_tashkeel_and_tatweel():
@@ -41,3 +41,12 @@ def test_light_stemmer_does_not_damage_waw_roots():
 def test_language_detection():
     assert is_arabic("من وقع الاتفاقية؟")
     assert not is_arabic("Who signed the agreement?")
+
+
+def test_soft_match_suffixes_clitics_and_teh_marbuta_before_a_suffix():
+    assert soft_match("وقع", "وقعا") and soft_match("نفذت", "ونفذت")
+    assert soft_match("تكلفه", "تكلفتها")  # تكلفة / تكلفتها
+    assert soft_match("كلفه", "بكلفه") and soft_match("طهران", "لطهران")
+    assert not soft_match("طهران", "لطهران", prepositions=False)  # spans keep such words as answers
+    assert soft_match("نفذت", "ونفذت", prepositions=False)
+    assert not soft_match("قع", "وقع") and not soft_match("شرطه", "شرق")

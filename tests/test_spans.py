@@ -44,6 +44,13 @@ def test_who_did_question_gets_the_whole_subject_of_the_verb():
     assert span("من هو الذي وقع الاتفاقية؟", text) != "رئيسي جهازي الشرطة في كل من البلدين"
 
 
+def test_who_did_question_gets_the_subject_after_the_verb_without_the_time():
+    text = "افتتحت وزيرة المياه سلمى الحربي صباح الأحد محطة لتحلية مياه البحر."
+    assert span("من افتتح محطة تحلية المياه؟", text) == "وزيرة المياه سلمى الحربي"
+    text = "وفازت الروائية ليلى منصور بجائزة المعرض لأفضل رواية عن روايتها."
+    assert span("من فاز بجائزة أفضل رواية؟", text) == "الروائية ليلى منصور"
+
+
 def test_candidates_never_repeat_the_question_and_offsets_hold():
     q = "ما اسم الشركة التي نفذت مشروع السكة الحديد؟"
     text = "نفذت شركة المسار مشروع السكة الحديد بين المدينتين خلال ثلاث سنوات، وفق الوزارة."
