@@ -105,10 +105,15 @@ _CLITICS = (*_CONJUNCTIONS, "ب", "ل", "ك", "وب", "ول", "وك", "فب", "�
 
 def _extends(short: str, long_: str) -> bool:
     """``long_`` is ``short`` or ``short`` plus a suffix of at most two letters; a final ة
-    (normalized ه) is written ت before a suffix (تكلفة / تكلفتها)."""
+    (normalized ه) is written ت before a suffix (تكلفة / تكلفتها) and ات in the plural
+    (مرة / مرات, اتفاقية / اتفاقيات)."""
     if long_ == short:
         return True
-    if len(short) < 3 or len(long_) - len(short) > 2:
+    if len(short) < 3 or len(long_) - len(short) > 3:
+        return False
+    if short.endswith("ه") and long_.startswith(short[:-1] + "ات"):
+        return True
+    if len(long_) - len(short) > 2:
         return False
     return long_.startswith(short) or (short.endswith("ه") and long_.startswith(short[:-1] + "ت"))
 

@@ -36,13 +36,14 @@ _NUMBER_WORDS = (
     "عشرين|ثلاثين|أربعين|خمسين|مائة|مئة|ألف|ألفي|مليون|مليوني|مليار"
 )
 AMOUNT_WORDS = re.compile(rf"(?:{_NUMBER_WORDS})(?:\s+[^\s،,.؛]+){{0,2}}")
+NUMBER_WORD = re.compile(rf"(?<!\w)(?:{_NUMBER_WORDS}|ملايين|مليارات|مليوني|ثمان)(?!\w)")  # a whole word
 
 
 # what a «أي …» / «ما …» question asks for, by the noun it names
 _TYPE_NOUNS = [
     ("when", re.compile(r"\b(?:اي|في اي|منذ)\s+(?:عام|سنه|تاريخ|يوم|شهر|قرن)\b|\bمتي\b")),
     ("where", re.compile(r"\b(?:اي|في اي)\s+(?:مدينه|دوله|بلد|منطقه|قاره|مكان|محافظه|ولايه|جزيره)\b")),
-    ("howmany", re.compile(r"\b(?:ما|كم)\s+(?:هو\s+|هي\s+)?(?:ال)?(?:عدد|مساحه|نسبه|طول|ارتفاع|قيمه|عمق|وزن|سعر|تعداد)\b")),
+    ("howmany", re.compile(r"\b(?:ما|كم)\s+(?:هو\s+|هي\s+)?(?:ال)?(?:عدد|مساحه|نسبه|طول|ارتفاع|قيمه|عمق|وزن|سعر|تعداد|سرعه|تكلفه|كلفه|مده|مسافه)\b")),
 ]
 
 
@@ -74,3 +75,11 @@ def asked_verb(question: str) -> str | None:
     if len(words) < 2 or words[0] not in ("من", "ومن", "فمن") or words[1] in _NOT_VERBS:
         return None
     return words[1]
+
+
+def counted_noun(question: str) -> list[str]:
+    """The words a «كم + noun» question counts, normalized: «كم دار نشر شاركت؟» -> [«دار»,
+    «نشر», «شاركت»] (the answer is a number followed by them: «900 دار نشر»). Empty for other
+    questions."""
+    words = re.findall(r"\w+", normalize(question))
+    return words[1:] if len(words) > 1 and words[0] in ("كم", "وكم", "فكم") else []

@@ -78,9 +78,19 @@ def coverage(
     return got / total
 
 
+_MEASURE_VERBS = frozenset(normalize(w) for w in "تبلغ يبلغ بلغ بلغت يصل تصل وصل وصلت عدد".split())
+
+
 def focus_term(question: str, qterms: list[str]) -> str | None:
-    """The first content term of a «من هو X» / «ما هي X» question: what it asks about."""
-    if not qterms or question_type(question) not in ("who", "what"):
+    """What the question asks about: the first content term of a «من هو X» / «ما هي X»
+    question, or the noun a «كم» question counts or measures («كم تبلغ تكلفة X» -> تكلفة)."""
+    if not qterms:
+        return None
+    qtype = question_type(question)
+    if qtype == "howmany" and normalize(question).lstrip(" و").startswith(("كم", "فكم")):
+        rest = [t for t in qterms if t not in _MEASURE_VERBS]
+        return rest[0] if rest else None
+    if qtype not in ("who", "what"):
         return None
     return qterms[0] if _FOCUS_OPENERS.match(normalize(question)) else None
 

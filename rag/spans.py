@@ -16,9 +16,9 @@ from typing import Callable
 
 import numpy as np
 
-from rag.normalize import STOPWORDS, Token, normalize, soft_match, tokenize
+from rag.normalize import STOPWORDS, Token, normalize, soft_match, stem, tokenize
 from rag.linear import LinearModel
-from rag.questions import AMOUNT, AMOUNT_WORDS, DATE, asked_verb, question_type
+from rag.questions import AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, asked_verb, counted_noun, question_type
 
 MAX_SPAN_WORDS = 12
 WEIGHTS_FILE = Path(__file__).with_name("span_weights.json")
@@ -383,6 +383,31 @@ def _subject_before(
     return None
 
 
+def counted_span(question: str, text: str) -> tuple[int, int] | None:
+    """«كم دار نشر شاركت؟» over «... شاركت فيها 900 دار نشر من 32 دولة»: the number right
+    before the counted noun, with the noun and the question's words that follow it in both
+    («900 دار نشر»). None when the question counts nothing or no number precedes the noun."""
+    counted = counted_noun(question)
+    if not counted:
+        return None
+    toks = tokenize(text, keep_stopwords=True)
+
+    def number(i: int) -> bool:
+        return any(c.isdigit() for c in toks[i].norm) or bool(NUMBER_WORD.fullmatch(normalize(text[toks[i].start : toks[i].end])))
+
+    for j in range(1, len(toks)):
+        if not soft_match(toks[j].norm, stem(counted[0]), prepositions=False) or not number(j - 1):
+            continue
+        a = j - 1
+        while a > 0 and number(a - 1) and j - a < 4:
+            a -= 1
+        b = j
+        while b + 1 < len(toks) and b - j + 1 < len(counted) and soft_match(toks[b + 1].norm, stem(counted[b - j + 1]), prepositions=False):
+            b += 1
+        return toks[a].start, toks[b].end
+    return None
+
+
 RULE_TYPES = ("who",)  # question types answered by the rule rather than the learned ranker
 
 
@@ -398,6 +423,10 @@ def extract_span(
     qtype = question_type(question)
     if qtype in RULE_TYPES:
         return rule_span(question, qterms, text, idf)
+    if qtype == "howmany":
+        counted = counted_span(question, text)
+        if counted is not None:
+            return counted
     cands = candidates(question, qterms, text, idf)
     if not cands.bounds:
         return None

@@ -75,11 +75,11 @@ def test_eval_over_the_seeds_writes_the_report(env, tmp_path):
     out = sanad(env, "eval", str(DATA / "seeds_questions.jsonl"), "--corpus", str(SEEDS_DIR), "--out", str(tmp_path))
     report = json.loads((tmp_path / "report.json").read_text())
     assert list(report) == ["questions", "retrieval", "answer", "abstention", "latency_ms", "rows"]
-    assert report["questions"] == 7
+    assert report["questions"] == 8
     assert report["retrieval"]["hit@1"] == 1.0
     assert report["abstention"]["recall"] == 1.0 and report["abstention"]["false_abstain_rate"] == 0.0
     rows = {r["id"]: r for r in report["rows"]}
-    assert [rows[q]["exact_match"] for q in ("s1", "s2", "s3", "s4", "s7")] == [1.0] * 5
+    assert [rows[q]["exact_match"] for q in ("s1", "s2", "s3", "s4", "s7", "s8")] == [1.0] * 6
     assert (tmp_path / "report.md").read_text().startswith("# ")
     assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
-    assert json.loads(out.stdout)["questions"] == 7
+    assert json.loads(out.stdout)["questions"] == 8

@@ -35,6 +35,14 @@ def test_who_signed_the_police_agreement(seeded):
     check_quotes(a)
 
 
+def test_how_much_question_finds_the_sentence_of_the_measured_noun(seeded):
+    # «تبلغ 120 ألف متر مكعب» shares more words with the question; the cost is «تكلفتها بلغت»
+    a = seeded.ask("كم تبلغ تكلفة محطة التحلية؟")
+    assert not a.abstained
+    assert "310 ملايين دولار" in a.answer and "310" in a.citations[0].quote
+    check_quotes(a)
+
+
 def test_unanswerable_question_abstains(seeded):
     a = seeded.ask("من فاز بكأس العالم لكرة القدم؟")
     assert a.abstained

@@ -46,6 +46,7 @@ def test_language_detection():
 def test_soft_match_suffixes_clitics_and_teh_marbuta_before_a_suffix():
     assert soft_match("وقع", "وقعا") and soft_match("نفذت", "ونفذت")
     assert soft_match("تكلفه", "تكلفتها")  # تكلفة / تكلفتها
+    assert soft_match("اتفاقيه", "اتفاقيات") and soft_match("مره", "مرات")
     assert soft_match("كلفه", "بكلفه") and soft_match("طهران", "لطهران")
     assert not soft_match("طهران", "لطهران", prepositions=False)  # spans keep such words as answers
     assert soft_match("نفذت", "ونفذت", prepositions=False)

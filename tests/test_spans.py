@@ -51,6 +51,13 @@ def test_who_did_question_gets_the_subject_after_the_verb_without_the_time():
     assert span("من فاز بجائزة أفضل رواية؟", text) == "الروائية ليلى منصور"
 
 
+def test_how_many_question_gets_the_number_before_the_counted_noun():
+    text = "اختتم المعرض دورته بعد عشرة أيام شاركت فيها 900 دار نشر من 32 دولة."
+    assert span("كم دار نشر شاركت في المعرض؟", text) == "900 دار نشر"
+    assert span("كم دولة شاركت في المعرض؟", text) == "32 دولة"
+    assert span("كم مرة فاز الفريق بالكأس؟", "فاز الفريق بالكأس ثماني مرات متتالية.") == "ثماني مرات"
+
+
 def test_candidates_never_repeat_the_question_and_offsets_hold():
     q = "ما اسم الشركة التي نفذت مشروع السكة الحديد؟"
     text = "نفذت شركة المسار مشروع السكة الحديد بين المدينتين خلال ثلاث سنوات، وفق الوزارة."
