@@ -101,6 +101,7 @@ def terms(text: str) -> list[str]:
 
 _CONJUNCTIONS = ("و", "ف")
 _CLITICS = (*_CONJUNCTIONS, "ب", "ل", "ك", "وب", "ول", "وك", "فب", "فل")  # and attached prepositions
+_CONJUNCTION_SET, _CLITIC_SET = frozenset(_CONJUNCTIONS), frozenset(_CLITICS)
 
 
 def _extends(short: str, long_: str) -> bool:
@@ -128,10 +129,22 @@ def soft_match(a: str, b: str, prepositions: bool = True) -> bool:
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
     if _extends(short, long_):
         return True
-    return any(
-        long_.startswith(p) and len(long_) - len(p) >= 3 and _extends(short, long_[len(p) :])
-        for p in (_CLITICS if prepositions else _CONJUNCTIONS)
-    )
+    allowed = _CLITIC_SET if prepositions else _CONJUNCTION_SET
+    for n in (1, 2):  # clitics are one or two letters
+        if long_[:n] in allowed and len(long_) - n >= 3 and _extends(short, long_[n:]):
+            return True
+    return False
+
+
+def soft_keys(word: str) -> set[str]:
+    """Two words can ``soft_match`` only if their keys meet (the first two letters of the word
+    and of the word without a clitic): lets a caller compare a term with a few words of a
+    vocabulary instead of all of them."""
+    keys = {word[:2]}
+    for n in (1, 2):
+        if word[:n] in _CLITIC_SET and len(word) - n >= 3:
+            keys.add(word[n : n + 2])
+    return keys
 
 
 def is_arabic(text: str) -> bool:

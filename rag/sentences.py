@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Callable
 
 from rag.chunking import split_sentences
-from rag.normalize import normalize, soft_match, tokenize
+from rag.normalize import normalize, soft_keys, soft_match, tokenize
 from rag.questions import AMOUNT, DATE, question_type
 from rag.records import Hit
 
@@ -44,7 +44,13 @@ class Matcher:
     worked out once per question and vocabulary instead of once per sentence."""
 
     def __init__(self, qterms: list[str], vocabulary: set[str]):
-        self.soft = {q: frozenset(v for v in vocabulary if soft_match(q, v)) for q in qterms}
+        by_key: dict[str, list[str]] = {}
+        for v in vocabulary:
+            for k in soft_keys(v):
+                by_key.setdefault(k, []).append(v)
+        self.soft = {
+            q: frozenset(v for k in soft_keys(q) for v in by_key.get(k, ()) if soft_match(q, v)) for q in qterms
+        }
 
     def exact_or_soft(self, term: str, terms: frozenset[str]) -> float:
         if term in terms:
@@ -119,7 +125,7 @@ def rank_sentences(question: str, hits: list[Hit], idf: Callable[[str], float]) 
         rank = hit.score - top  # <= 0; favours sentences of better chunks
         text = c.text[s:e]
         sterms = term_set(text)
-        cov = coverage(plain, sterms, match)  # evidence, for abstention
+        cov = coverage(plain, sterms, match, term_set(c.title))  # evidence, for abstention
         score = coverage(focused, sterms, match, term_set(c.title)) + RANK_WEIGHT * rank
         if any(p.search(text) for p in patterns):
             score += TYPE_BONUS

@@ -1,4 +1,4 @@
-from rag.normalize import is_arabic, normalize, soft_match, stem, terms, tokenize
+from rag.normalize import is_arabic, normalize, soft_keys, soft_match, stem, terms, tokenize
 
 
 def test_strips_tashkeel_and_tatweel():
@@ -51,3 +51,12 @@ def test_soft_match_suffixes_clitics_and_teh_marbuta_before_a_suffix():
     assert not soft_match("طهران", "لطهران", prepositions=False)  # spans keep such words as answers
     assert soft_match("نفذت", "ونفذت", prepositions=False)
     assert not soft_match("قع", "وقع") and not soft_match("شرطه", "شرق")
+
+
+def test_soft_keys_never_hide_a_soft_match():
+    words = [stem(normalize(w)) for w in "وقع وقعا ونفذت نفذت كلفة بكلفة تكلفتها تكلفة طهران لطهران مرة مرات "
+             "والمرات ولطهران بلغ لغ كتاب وكتب اتفاقية الاتفاقيات فكرة كرة".split()]
+    for a in words:
+        for b in words:
+            if soft_match(a, b):
+                assert soft_keys(a) & soft_keys(b), (a, b)
