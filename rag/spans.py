@@ -329,31 +329,41 @@ _TIME_WORDS = frozenset(
 )
 
 
+_QUOTES = re.compile(r"[«»\"]")
+
+
 def _subject_after(
     text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb: str
 ) -> tuple[int, int] | None:
     """«من فاز بالجائزة؟» over «وفازت الروائية ليلى منصور بجائزة المعرض»: the words right after
-    the asked verb (verb-subject order), up to a stop word, punctuation, a question word or
-    a time word («صباح الأحد»). None when the verb is not followed by such words."""
+    the asked verb (verb-subject order), past the question's words that may come first as the
+    verb's object («ونفذت المشروع شركة «المسار»»), up to a stop word, punctuation (quotes
+    belong to names), a question word, a time word («صباح الأحد») or a phrase with the
+    article behind a preposition («للإنشاءات»). None when the verb is not followed by such words."""
+
+    def free(i: int) -> bool:  # token i may continue the subject
+        if i >= len(toks) or stop[i] or toks[i].norm in _TIME_WORDS:
+            return False
+        return not _BREAK.search(_QUOTES.sub("", text[toks[i - 1].end : toks[i].start]))
+
     for k, t in enumerate(toks):
         if not matched[k] or not soft_match(t.norm, verb, prepositions=False):
             continue
-        def free(i: int) -> bool:  # token i may continue the subject
-            return (
-                i < len(toks)
-                and not (stop[i] or toks[i].norm in _TIME_WORDS)
-                and not _BREAK.search(text[toks[i - 1].end : toks[i].start])
-            )
-
-        b = k
-        while b + 1 < len(toks) and b - k < RULE_SPAN_WORDS and free(b + 1):
+        a = k + 1
+        while a < len(toks) and matched[a] and free(a):
+            a += 1
+        if a == len(toks) or not free(a):
+            continue
+        b = a
+        while b + 1 < len(toks) and b - a + 1 < RULE_SPAN_WORDS and free(b + 1):
             # a question word ends the subject, except right after a one-word role
             # («افتتحت وزيرة المياه سلمى الحربي»: «المياه» is the question's)
-            if matched[b + 1] and not (b == k + 1 and free(b + 2) and not matched[b + 2]):
+            if matched[b + 1] and not (b == a and free(b + 2) and not matched[b + 2]):
+                break
+            if normalize(text[toks[b + 1].start : toks[b + 1].end]).startswith(("بال", "لل")):
                 break
             b += 1
-        if b > k:
-            return toks[k + 1].start, toks[b].end
+        return toks[a].start, toks[b].end
     return None
 
 
@@ -411,10 +421,40 @@ def counted_span(question: str, text: str) -> tuple[int, int] | None:
 RULE_TYPES = ("who",)  # question types answered by the rule rather than the learned ranker
 
 
+_NUMBER_TAIL = re.compile(r"(?:[.,٫][0-9٠-٩]+)+")
+_NUMBER_HEAD = re.compile(r"(?:[0-9٠-٩]+[.,٫])+$")
+
+
+def tidy(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """Never cut a decimal number («3.1», not «3») and close a quote the span opens
+    («شركة «المسار»»)."""
+    a, b = span
+    if b < len(text) and text[b - 1].isdigit():
+        m = _NUMBER_TAIL.match(text, b)
+        b = m.end() if m else b
+    if a > 0 and text[a].isdigit():
+        m = _NUMBER_HEAD.search(text, 0, a)
+        a = m.start() if m else a
+    piece = text[a:b]
+    if piece.count("«") > piece.count("»") and text[b : b + 1] == "»":
+        b += 1
+    if piece.count("»") > piece.count("«") and a > 0 and text[a - 1] == "«":
+        a -= 1
+    return a, b
+
+
 def extract_span(
     question: str, qterms: list[str], text: str, idf: Callable[[str], float] | None = None
 ) -> tuple[int, int] | None:
-    """The answer span of ``text`` (offsets into it), or None for "use the sentence".
+    """The answer span of ``text`` (offsets into it, ``tidy``), or None for "use the sentence"."""
+    span = _extract_span(question, qterms, text, idf)
+    return None if span is None else tidy(text, span)
+
+
+def _extract_span(
+    question: str, qterms: list[str], text: str, idf: Callable[[str], float] | None = None
+) -> tuple[int, int] | None:
+    """``extract_span`` before ``tidy``.
 
     «Who» questions keep the rule: in news they ask for the name beside a role («الوزير
     فلان»), which the rule's apposition handling finds, while ARCD's Wikipedia «who»

@@ -7,7 +7,7 @@ import pytest
 
 from rag.linear import LinearModel, fit, softmax
 from rag.normalize import terms
-from rag.spans import FEATURES, WEIGHTS_FILE, candidates, extract_span
+from rag.spans import FEATURES, WEIGHTS_FILE, candidates, extract_span, tidy
 
 
 def span(question: str, text: str) -> str | None:
@@ -56,6 +56,21 @@ def test_how_many_question_gets_the_number_before_the_counted_noun():
     assert span("كم دار نشر شاركت في المعرض؟", text) == "900 دار نشر"
     assert span("كم دولة شاركت في المعرض؟", text) == "32 دولة"
     assert span("كم مرة فاز الفريق بالكأس؟", "فاز الفريق بالكأس ثماني مرات متتالية.") == "ثماني مرات"
+
+
+def test_who_did_question_skips_the_named_object_and_keeps_quoted_names_whole():
+    text = "ونفذت المشروع شركة «المسار» للإنشاءات بكلفة بلغت 4.2 مليار دولار."
+    assert span("من نفذ مشروع السكة الحديد؟", text) == "شركة «المسار»"
+
+
+def test_tidy_never_cuts_a_number_and_closes_an_opened_quote():
+    text = "بلغت المساحة 1.002.000 كيلومتر مربع وفق «المسار» اليوم"
+    cut = text.index("002")
+    assert text.__getitem__(slice(*tidy(text, (cut, cut + 3)))) == "1.002.000"
+    one = text.index("1.")
+    assert text.__getitem__(slice(*tidy(text, (one, one + 1)))) == "1.002.000"
+    q = text.index("«")
+    assert text.__getitem__(slice(*tidy(text, (q, q + 7)))) == "«المسار»"
 
 
 def test_candidates_never_repeat_the_question_and_offsets_hold():
