@@ -130,7 +130,8 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def reset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    context.chat_data.pop("history", None)
+    svc = service(context)
+    await svc.run(svc.state.forget, update.effective_chat.id)
     await send(update.effective_message, phrase("reset", user_lang(update)))
 
 
@@ -203,10 +204,10 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = service(context)
     if not await gate(update, context, lang):
         return
-    if not svc.rate_ok(user.id if user else msg.chat.id):
+    if not await svc.run(svc.rate_ok, user.id if user else msg.chat.id):
         await send(msg, phrase("rate_limited", lang))
         return
-    history: list[str] = context.chat_data.setdefault("history", [])
+    history = await svc.run(svc.state.history, msg.chat.id)
     draft: list[Message] = []
     try:
         async with typing(update, context):
@@ -221,9 +222,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.exception("answering failed in chat %s", msg.chat.id)
         await send(msg, phrase("error", lang))
         return
-    if svc.settings.bot_history_turns:
-        history.append(effective)
-        del history[: -svc.settings.bot_history_turns]
+    await svc.run(svc.state.remember, msg.chat.id, effective)
     markup = None if answer.abstained else answer_buttons(lang)
     texts = format_answer(answer, lang)
     if draft:  # the streamed draft becomes the first message of the final answer
@@ -232,10 +231,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     else:
         sent = await send_all(msg, texts, markup)
     if sent is not None:
-        asked: dict = context.chat_data.setdefault("asked", {})
-        asked[sent.message_id] = effective
-        for old in list(asked)[:-50]:
-            asked.pop(old, None)
+        await svc.run(svc.state.answered, msg.chat.id, sent.message_id, effective)
 
 
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -286,7 +282,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text, pages = format_sources(docs, page, SOURCES_PER_PAGE, lang)
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=source_buttons(page, pages, lang))
         return
-    asked = context.chat_data.get("asked", {}).get(msg.message_id)
+    asked = await svc.run(svc.state.question_of, msg.chat.id, msg.message_id)
     if asked is None and msg.reply_to_message is not None:
         asked = msg.reply_to_message.text  # after a restart: the question the answer replied to
     if not asked:

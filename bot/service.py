@@ -1,13 +1,11 @@
 """What the bot does, kept out of the handlers: access rules, per-user rate limits,
-conversation rewriting, and running the engine off the event loop."""
+conversation rewriting, and running the engine off the event loop. What it remembers
+between messages is in the store (bot/state.py), not in the process."""
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
-import threading
-import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,34 +14,18 @@ from rag import Answer, IngestReport, Sanad
 from rag.followup import rewrite
 from rag.loaders import SUPPORTED
 from rag.records import Article, Chunk
+from rag.store import StateStore
 
-
-class RateLimiter:
-    """At most ``per_minute`` events per key in any 60-second window."""
-
-    def __init__(self, per_minute: int, window: float = 60.0):
-        self.per_minute = per_minute
-        self.window = window
-        self._events: dict[int, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: int) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            q = self._events.setdefault(key, deque())
-            while q and now - q[0] > self.window:
-                q.popleft()
-            if len(q) >= self.per_minute:
-                return False
-            q.append(now)
-            return True
+from bot.state import ChatState
 
 
 class BotService:
     def __init__(self, sanad: Sanad, settings: Settings | None = None):
         self.sanad = sanad
         self.settings = settings or sanad.settings
-        self.limiter = RateLimiter(self.settings.bot_user_rate_per_minute)
+        self.state = ChatState(
+            StateStore(sanad.settings), self.settings.bot_history_turns, self.settings.bot_user_rate_per_minute
+        )
         self.executor = ThreadPoolExecutor(max_workers=self.settings.bot_workers, thread_name_prefix="sanad")
 
     # --- rules ----------------------------------------------------------------------
@@ -55,7 +37,7 @@ class BotService:
         return user_id is not None and user_id in self.settings.bot_admins
 
     def rate_ok(self, user_id: int) -> bool:
-        return self.limiter.allow(user_id)
+        return self.state.allow(user_id)
 
     # --- work, off the event loop -----------------------------------------------------
     async def run(self, fn, *args):

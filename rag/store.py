@@ -3,6 +3,7 @@ Chroma is the source of truth for chunks; the keyword index is derived from it."
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -228,8 +229,46 @@ class VectorStore:
         return gen
 
 
+class StateStore:
+    """Small JSON records kept beside the chunks, in a second collection of the same Chroma
+    (embedded or server): what bot processes must share between messages, so that none
+    holds state of its own. Keys are strings; values anything JSON can hold."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.where = settings.chroma_url or str(settings.chroma_path)
+        self.name = f"{settings.collection}-state"
+        self._col = None
+
+    @property
+    def col(self):
+        if self._col is None:
+            with _Guard(self, "open the state collection"):
+                self._col = make_client(self.settings).get_or_create_collection(self.name, embedding_function=None)
+        return self._col
+
+    def get(self, keys: list[str]) -> dict:
+        with _Guard(self, "read state"):
+            got = self.col.get(ids=list(keys), include=["documents"])
+        return {k: json.loads(doc) for k, doc in zip(got["ids"], got["documents"])}
+
+    def put(self, records: dict) -> None:
+        if records:
+            with _Guard(self, "write state"):
+                self.col.upsert(
+                    ids=list(records),
+                    documents=[json.dumps(v, ensure_ascii=False) for v in records.values()],
+                    embeddings=[[0.0]] * len(records),  # records are looked up by key, never searched
+                )
+
+    def delete(self, keys: list[str]) -> None:
+        if keys:
+            with _Guard(self, "delete state"):
+                self.col.delete(ids=list(keys))
+
+
 class _Guard:
-    def __init__(self, store: VectorStore, what: str):
+    def __init__(self, store: VectorStore | StateStore, what: str):
         self.store, self.what = store, what
 
     def __enter__(self):

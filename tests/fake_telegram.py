@@ -159,6 +159,8 @@ class FakeTelegram:
             offset = int(params.get("offset") or 0)
             deadline = time.time() + min(float(params.get("timeout") or 0), 1.0)
             with self._cond:
+                if offset:  # as Telegram does: updates below a confirmed offset are forgotten
+                    self.updates = [u for u in self.updates if u["update_id"] >= offset]
                 while True:
                     ready = [u for u in self.updates if u["update_id"] >= offset]
                     if ready or time.time() >= deadline:

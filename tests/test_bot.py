@@ -198,6 +198,38 @@ def test_rate_limit_hit(fake, tmp_path, seeded):
     assert sum("كولوكولتسيف" in t for t in texts) == 2
 
 
+def test_bot_processes_hold_no_state_of_their_own(fake, tmp_path, make_sanad, corpus):
+    """Two bot processes behind one Chroma server (a real `chroma run`): the second takes a
+    chat's follow-up, counts its rate limit and forgets on /reset with what the first left
+    in the store; neither keeps anything in memory."""
+    from chroma_server import ChromaServer
+
+    server = ChromaServer(tmp_path / "chroma-data").start()
+    try:
+        first = make_sanad(home=tmp_path / "first", chroma_url=server.url)
+        first.ingest(corpus)
+        with start_bot(fake, tmp_path, first, bot_user_rate_per_minute=3):
+            fake.message("من وقع اتفاقية التعاون بين شرطة البلدين؟", user_id=50)
+            reply_to(fake, 50, 1)
+        second = make_sanad(home=tmp_path / "second", chroma_url=server.url)
+        with start_bot(fake, tmp_path, second, bot_user_rate_per_minute=3):
+            fake.message("وفي أي مجال؟", user_id=50)  # a follow-up of the first process's turn
+            reply_to(fake, 50, 2)
+            fake.message("/reset", user_id=50, entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+            reply_to(fake, 50, 3)
+            fake.message("وفي أي مجال؟", user_id=50)  # the third question this minute: the last allowed
+            reply_to(fake, 50, 4)
+            fake.message("وفي أي مجال؟", user_id=50)
+            texts = reply_to(fake, 50, 5)
+    finally:
+        server.stop()
+    answers = [t.split("\n")[0] for t in texts]  # the answer line, before the sources
+    assert "العمليات المشتركة" in answers[1]
+    assert "نسيت" in answers[2]
+    assert "العمليات المشتركة" not in answers[3]  # forgotten: answered alone
+    assert "انتظر دقيقة" in answers[4]
+
+
 class LongAnswerer:
     name = "long"
 
