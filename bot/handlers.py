@@ -204,10 +204,10 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = service(context)
     if not await gate(update, context, lang):
         return
-    if not await svc.run(svc.rate_ok, user.id if user else msg.chat.id):
+    history = await svc.run(svc.state.begin, msg.chat.id, user.id if user else msg.chat.id)
+    if history is None:
         await send(msg, phrase("rate_limited", lang))
         return
-    history = await svc.run(svc.state.history, msg.chat.id)
     draft: list[Message] = []
     try:
         async with typing(update, context):
@@ -222,7 +222,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.exception("answering failed in chat %s", msg.chat.id)
         await send(msg, phrase("error", lang))
         return
-    await svc.run(svc.state.remember, msg.chat.id, effective)
+    await svc.run(svc.state.remember, msg.chat.id, history, effective)
     markup = None if answer.abstained else answer_buttons(lang)
     texts = format_answer(answer, lang)
     if draft:  # the streamed draft becomes the first message of the final answer

@@ -36,9 +36,6 @@ class BotService:
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.bot_admins
 
-    def rate_ok(self, user_id: int) -> bool:
-        return self.state.allow(user_id)
-
     # --- work, off the event loop -----------------------------------------------------
     async def run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)

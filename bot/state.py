@@ -2,7 +2,7 @@
 question each answer message answered (for its buttons), and each user's recent questions
 (for the rate limit). It lives in the store (rag.store.StateStore: a second collection of
 the same Chroma), not in the process, so any of several bot processes sharing one Chroma
-server can take a chat's next message."""
+server can take a chat's next message. A question costs two reads and three writes."""
 
 from __future__ import annotations
 
@@ -22,23 +22,29 @@ class ChatState:
         self.window = window
         self._lock = threading.Lock()  # read-modify-write within this process
 
-    # --- follow-ups ----------------------------------------------------------------------
-    def history(self, chat_id: int) -> list[str]:
-        """The chat's last questions (as rewritten for retrieval), oldest first."""
-        return self.store.get([f"history:{chat_id}"]).get(f"history:{chat_id}", [])
-
-    def remember(self, chat_id: int, question: str) -> None:
-        if self.turns <= 0:
-            return
+    def begin(self, chat_id: int, user_id: int) -> list[str] | None:
+        """Count a question against the user's limit (``per_minute`` in any ``window``
+        seconds, over every process sharing the store): None when over it, else the chat's
+        last questions, oldest first."""
+        keys = [f"rate:{user_id}", f"history:{chat_id}"]
+        now = time.time()
         with self._lock:
-            turns = (self.history(chat_id) + [question])[-self.turns :]
-            self.store.put({f"history:{chat_id}": turns})
+            got = self.store.get(keys)
+            recent = [t for t in got.get(keys[0], []) if now - t < self.window]
+            if len(recent) >= self.per_minute:
+                return None
+            self.store.put({keys[0]: recent + [now]})
+        return got.get(keys[1], [])
 
-    def forget(self, chat_id: int) -> None:
-        self.store.delete([f"history:{chat_id}"])
+    def remember(self, chat_id: int, history: list[str], question: str) -> None:
+        """Keep ``question`` (as rewritten for retrieval) after ``history`` (from ``begin``)
+        among the chat's last ``turns``: before the answer is sent, so that a /reset sent on
+        seeing it comes after."""
+        if self.turns > 0:
+            self.store.put({f"history:{chat_id}": (history + [question])[-self.turns :]})
 
-    # --- answer buttons --------------------------------------------------------------------
     def answered(self, chat_id: int, message_id: int, question: str) -> None:
+        """The answer message ``message_id`` answered ``question`` (for its buttons)."""
         key = f"answers:{chat_id}"
         with self._lock:
             answers = self.store.get([key]).get(key, {})
@@ -50,16 +56,6 @@ class ChatState:
         key = f"answers:{chat_id}"
         return self.store.get([key]).get(key, {}).get(str(message_id))
 
-    # --- rate limit ------------------------------------------------------------------------
-    def allow(self, user_id: int) -> bool:
-        """At most ``per_minute`` questions per user in any ``window`` seconds, counted over
-        every process sharing the store (wall-clock times; two processes writing the same
-        user's record at the same instant may each count one question fewer)."""
-        key = f"rate:{user_id}"
-        now = time.time()
-        with self._lock:
-            recent = [t for t in self.store.get([key]).get(key, []) if now - t < self.window]
-            if len(recent) >= self.per_minute:
-                return False
-            self.store.put({key: recent + [now]})
-            return True
+    def forget(self, chat_id: int) -> None:
+        """/reset: follow-ups start afresh."""
+        self.store.delete([f"history:{chat_id}"])
