@@ -11,7 +11,6 @@ from pathlib import Path
 
 from config import Settings
 from rag import Answer, IngestReport, Sanad
-from rag.followup import rewrite
 from rag.loaders import SUPPORTED
 from rag.records import Article, Chunk
 from rag.store import StateStore
@@ -40,27 +39,24 @@ class BotService:
     async def run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    async def ask(self, question: str, history: list[str]) -> tuple[Answer, str]:
-        """Answer ``question`` in the context of the chat's earlier questions.
-        Returns the answer and the question as rewritten for retrieval."""
-        effective = rewrite(question, history)
-        return await self.run(self.sanad.ask, effective), effective
+    async def ask(self, question: str) -> Answer:
+        """Answer ``question`` (as rewritten with the chat's earlier turns: ChatState.begin)."""
+        return await self.run(self.sanad.ask, question)
 
     def can_stream(self) -> bool:
         """Stream only with the LLM answerer (the extractive one answers in one go)."""
         return self.sanad.settings.answerer == "llm" and hasattr(self.sanad.answerer, "stream_answer")
 
-    async def ask_streaming(self, question: str, history: list[str], on_text) -> tuple[Answer, str]:
+    async def ask_streaming(self, question: str, on_text) -> Answer:
         """Like ``ask``, calling ``await on_text(partial)`` as the model's text grows."""
         from rag.engine import clean_question
 
-        effective = rewrite(question, history)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
         def produce():
             try:
-                q, notice = clean_question(effective, self.settings.max_question_chars)
+                q, notice = clean_question(question, self.settings.max_question_chars)
                 retrieved = self.sanad.retrieve(q)
                 if not retrieved.hits:
                     final = self.sanad.ask(q)
@@ -81,7 +77,7 @@ class BotService:
             if isinstance(item, BaseException):
                 raise item
             if isinstance(item, Answer):
-                return item, effective
+                return item
             await on_text(item)
 
     async def passages(self, answer: Answer) -> list[Chunk]:

@@ -2,13 +2,15 @@
 question each answer message answered (for its buttons), and each user's recent questions
 (for the rate limit). It lives in the store (rag.store.StateStore: a second collection of
 the same Chroma), not in the process, so any of several bot processes sharing one Chroma
-server can take a chat's next message. A question costs two reads and three writes."""
+server can take a chat's next message. A question costs one read and one write (a
+rewritten follow-up one more of each)."""
 
 from __future__ import annotations
 
 import threading
 import time
 
+from rag.followup import rewrite
 from rag.store import StateStore
 
 ANSWERS_KEPT = 50  # answer messages per chat whose question the buttons can still find
@@ -22,29 +24,30 @@ class ChatState:
         self.window = window
         self._lock = threading.Lock()  # read-modify-write within this process
 
-    def begin(self, chat_id: int, user_id: int) -> list[str] | None:
-        """Count a question against the user's limit (``per_minute`` in any ``window``
-        seconds, over every process sharing the store): None when over it, else the chat's
-        last questions, oldest first."""
-        keys = [f"rate:{user_id}", f"history:{chat_id}"]
+    def begin(self, chat_id: int, user_id: int, question: str) -> str | None:
+        """Start answering ``question``: count it against the user's limit (``per_minute`` in
+        any ``window`` seconds, over every process sharing the store) and return it rewritten
+        with the chat's last questions (rag.followup), kept as the chat's newest turn; None
+        when over the limit. One read and one write: the turn is kept before the answer is
+        sent, so a /reset sent on seeing the answer comes after it."""
+        rate, turns = f"rate:{user_id}", f"history:{chat_id}"
         now = time.time()
         with self._lock:
-            got = self.store.get(keys)
-            recent = [t for t in got.get(keys[0], []) if now - t < self.window]
+            got = self.store.get([rate, turns])
+            recent = [t for t in got.get(rate, []) if now - t < self.window]
             if len(recent) >= self.per_minute:
                 return None
-            self.store.put({keys[0]: recent + [now]})
-        return got.get(keys[1], [])
-
-    def remember(self, chat_id: int, history: list[str], question: str) -> None:
-        """Keep ``question`` (as rewritten for retrieval) after ``history`` (from ``begin``)
-        among the chat's last ``turns``: before the answer is sent, so that a /reset sent on
-        seeing it comes after."""
-        if self.turns > 0:
-            self.store.put({f"history:{chat_id}": (history + [question])[-self.turns :]})
+            history = got.get(turns, [])
+            effective = rewrite(question, history)
+            records = {rate: recent + [now]}
+            if self.turns > 0 and any(c.isalnum() for c in effective):
+                records[turns] = (history + [effective])[-self.turns :]
+            self.store.put(records)
+        return effective
 
     def answered(self, chat_id: int, message_id: int, question: str) -> None:
-        """The answer message ``message_id`` answered ``question`` (for its buttons)."""
+        """The answer message ``message_id`` answered ``question`` (for its buttons; only
+        needed when the question was rewritten, else the message the answer replies to has it)."""
         key = f"answers:{chat_id}"
         with self._lock:
             answers = self.store.get([key]).get(key, {})
