@@ -1,6 +1,7 @@
-"""Question types: what kind of answer a question asks for (a date, an amount, a person,
-a place ...), from its question word or the noun it names; and the patterns of dates and
-amounts that such answers take."""
+"""Question analysis: what kind of answer a question asks for (a date, an amount, a person,
+a place ...), from its question word or the noun it names; what it asks about (the focus
+term, the counted noun, the verb whose subject a «من» question wants); and the patterns of
+dates and amounts that such answers take."""
 
 from __future__ import annotations
 
@@ -83,3 +84,21 @@ def counted_noun(question: str) -> list[str]:
     questions."""
     words = re.findall(r"\w+", normalize(question))
     return words[1:] if len(words) > 1 and words[0] in ("كم", "وكم", "فكم") else []
+
+
+_FOCUS_OPENERS = re.compile(r"^\W*(?:و|ف)?(?:من|ما|ماذا)\s+(?:هو|هي|هم|كان|كانت)?\s*", re.UNICODE)
+_MEASURE_VERBS = frozenset(normalize(w) for w in "تبلغ يبلغ بلغ بلغت يصل تصل وصل وصلت عدد".split())
+
+
+def focus_term(question: str, qterms: list[str]) -> str | None:
+    """What the question asks about: the first content term of a «من هو X» / «ما هي X»
+    question, or the noun a «كم» question counts or measures («كم تبلغ تكلفة X» -> تكلفة)."""
+    if not qterms:
+        return None
+    qtype = question_type(question)
+    if qtype == "howmany" and normalize(question).lstrip(" و").startswith(("كم", "فكم")):
+        rest = [t for t in qterms if t not in _MEASURE_VERBS]
+        return rest[0] if rest else None
+    if qtype not in ("who", "what"):
+        return None
+    return qterms[0] if _FOCUS_OPENERS.match(normalize(question)) else None

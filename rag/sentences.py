@@ -16,8 +16,8 @@ from functools import lru_cache
 from typing import Callable
 
 from rag.chunking import split_sentences
-from rag.normalize import normalize, soft_keys, soft_match, tokenize
-from rag.questions import AMOUNT, DATE, question_type
+from rag.normalize import soft_keys, soft_match, tokenize
+from rag.questions import AMOUNT, DATE, focus_term, question_type
 from rag.records import Hit
 
 CONTEXT_CREDIT = 0.5  # a question term found only in the article's title
@@ -26,7 +26,6 @@ RANK_WEIGHT = 0.3  # how much the chunk's retrieval rank adds to the sentence's 
 TYPE_BONUS = 0.15  # a when / how-many question wants a sentence with a date / an amount
 HEADLINE_PENALTY = 0.1  # a headline line supports an answer but rarely holds it
 _ENDS_SENTENCE = re.compile(r"[.!?؟…][\"'»”)\]]*$")
-_FOCUS_OPENERS = re.compile(r"^\W*(?:و|ف)?(?:من|ما|ماذا)\s+(?:هو|هي|هم|كان|كانت)?\s*", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -82,23 +81,6 @@ def coverage(
             found = CONTEXT_CREDIT
         got += found * w
     return got / total
-
-
-_MEASURE_VERBS = frozenset(normalize(w) for w in "تبلغ يبلغ بلغ بلغت يصل تصل وصل وصلت عدد".split())
-
-
-def focus_term(question: str, qterms: list[str]) -> str | None:
-    """What the question asks about: the first content term of a «من هو X» / «ما هي X»
-    question, or the noun a «كم» question counts or measures («كم تبلغ تكلفة X» -> تكلفة)."""
-    if not qterms:
-        return None
-    qtype = question_type(question)
-    if qtype == "howmany" and normalize(question).lstrip(" و").startswith(("كم", "فكم")):
-        rest = [t for t in qterms if t not in _MEASURE_VERBS]
-        return rest[0] if rest else None
-    if qtype not in ("who", "what"):
-        return None
-    return qterms[0] if _FOCUS_OPENERS.match(normalize(question)) else None
 
 
 @lru_cache(maxsize=65536)
