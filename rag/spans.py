@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.normalize import STOPWORDS, Token, normalize, soft_match, stem, tokenize
 from rag.linear import LinearModel
-from rag.questions import AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, asked_verb, counted_noun, question_type
+from rag.questions import AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, asked_verb, counted_noun, focus_term, question_type
 
 MAX_SPAN_WORDS = 12
 WEIGHTS_FILE = Path(__file__).with_name("span_weights.json")
@@ -207,7 +207,8 @@ def rule_span(
     matched = [any(soft_match(t.norm, q, prepositions=False) for q in qset) for t in toks]
     stop = [normalize(text[t.start : t.end]) in STOPWORDS for t in toks]
     verb = asked_verb(question)
-    return _rule_span(question_type(question), text, toks, matched, stop, idf, verb)
+    focus = focus_term(question, list(dict.fromkeys(qterms)))
+    return _rule_span(question_type(question), text, toks, matched, stop, idf, verb, focus)
 
 
 def _rule_span(
@@ -218,6 +219,7 @@ def _rule_span(
     stop: list[bool],
     idf: Callable[[str], float] | None,
     verb: str | None = None,
+    focus: str | None = None,
 ) -> tuple[int, int] | None:
     """``rule_span`` on a tokenized sentence: which tokens match the question, which are stop
     words; ``verb`` is the verb a «من + فعل» question asks the subject of (questions.asked_verb)."""
@@ -258,18 +260,25 @@ def _rule_span(
     weight = idf or (lambda _t: 1.0)
     # clusters of matched words (allowing one stop word inside); the heaviest is the anchor
 
-    def cluster_mass(k: int) -> float:
-        """How many matched words the cluster around token k holds (stop words may bridge)."""
+    def cluster(k: int | None) -> list[int]:
+        """The matched words of the cluster around token k (stop words may bridge)."""
         members = [i for i in range(len(toks)) if matched[i]]
         if k not in members:
-            return 0.0
+            return []
         pos = members.index(k)
         lo = hi = pos
         while lo > 0 and _bridge(members[lo - 1], members[lo]):
             lo -= 1
         while hi + 1 < len(members) and _bridge(members[hi], members[hi + 1]):
             hi += 1
-        return float(hi - lo + 1)
+        return members[lo : hi + 1]
+
+    def cluster_mass(k: int | None) -> float:
+        return float(len(cluster(k)))
+
+    def has_focus(k: int | None) -> bool:
+        """The cluster around token k holds the asked-about word («من هو نظير الوزير؟»: «نظيره»)."""
+        return focus is not None and any(soft_match(toks[i].norm, focus, prepositions=False) for i in cluster(k))
 
     def _bridge(i: int, j: int) -> bool:
         return j - i - 1 <= 3 and all(stop[m] for m in range(i + 1, j))
@@ -288,7 +297,13 @@ def _rule_span(
         gap_after, right = neighbour(b, 1)  # run stands before a matched cluster
         gap_before, left = neighbour(a, -1)  # run follows a matched cluster
         gap = min(gap_after, gap_before)
-        anchor = max(cluster_mass(right) if right is not None else 0.0, cluster_mass(left) if left is not None else 0.0)
+        anchor = max(cluster_mass(right), cluster_mass(left))
+        # beside the asked-about word, that side decides («بدعوة من نظيره الإيراني مصطفى محمد نجار»)
+        focused_sides = [(g, k) for g, k in ((gap_before, left), (gap_after, right)) if has_focus(k)]
+        focused = bool(focused_sides)
+        if focused:
+            gap, k = min(focused_sides)
+            anchor = cluster_mass(k)
         prev_word = normalize(text[toks[a - 1].start : toks[a - 1].end]) if a > 0 else ""
         if qtype == "who":
             pref = 0 if b - a >= 1 else 1  # a name beside a role: «فلان وزير ...», «وزير ... فلان»
@@ -298,7 +313,7 @@ def _rule_span(
             pref = 0 if left is not None else 1
         rarity = sum(weight(toks[k].norm) for k in range(a, b + 1)) / (b - a + 1)
         after = qtype == "who" and right is None  # of two names beside a role, the one before it
-        return (gap > 1, -anchor, pref, gap, after, -rarity)
+        return (gap > 1, not focused, -anchor, pref, gap, after, -rarity)
 
     if qtype == "where":
         # a place follows a locative preposition: the nearest such run to the matched words

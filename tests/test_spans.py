@@ -36,6 +36,11 @@ def test_who_question_gets_the_name_after_the_role_not_the_verb_before_it():
     assert span("من هو وزير الداخلية الروسي؟", text) == "فلاديمير كولوكولتسيف"
 
 
+def test_who_is_question_takes_the_name_beside_the_asked_about_word():
+    text = "وقالت إن زيارة وزير الداخلية الروسية لطهران بدعوة من نظيره الإيراني مصطفى محمد نجار تعتبر الأولى."
+    assert "مصطفى محمد نجار" in span("من هو نظير وزير الداخلية الروسي؟", text)
+
+
 def test_who_did_question_gets_the_whole_subject_of_the_verb():
     text = "وأشارت المصادر إلى أن رئيسي جهازي الشرطة في كل من البلدين وقعا اتفاقية حول التعاون."
     assert span("من وقع الاتفاقية؟", text) == "رئيسي جهازي الشرطة في كل من البلدين"
