@@ -78,6 +78,11 @@ def test_tidy_never_cuts_a_number_and_closes_an_opened_quote():
     assert text.__getitem__(slice(*tidy(text, (q, q + 7)))) == "«المسار»"
 
 
+def test_yes_no_question_is_answered_with_the_whole_sentence():
+    text = "وقالت المتحدثة إن التطعيم مجاني في جميع المراكز الصحية."
+    assert span("هل التطعيم مجاني؟", text) is None  # None: the answer is the sentence
+
+
 def test_candidates_never_repeat_the_question_and_offsets_hold():
     q = "ما اسم الشركة التي نفذت مشروع السكة الحديد؟"
     text = "نفذت شركة المسار مشروع السكة الحديد بين المدينتين خلال ثلاث سنوات، وفق الوزارة."
