@@ -119,20 +119,22 @@ def _extends(short: str, long_: str) -> bool:
     return long_.startswith(short) or (short.endswith("ه") and long_.startswith(short[:-1] + "ت"))
 
 
+def _pair_extends(a: str, b: str) -> bool:
+    return _extends(a, b) if len(a) <= len(b) else _extends(b, a)
+
+
 def soft_match(a: str, b: str, prepositions: bool = True) -> bool:
     """Same term, or one a short suffix-extension of the other (وقع / وقعا, اتفاقيه / اتفاقيات,
-    تكلفه / تكلفتها), also behind a conjunction و ف (نفذت / ونفذت) or, with ``prepositions``,
-    an attached preposition ب ل ك (كلفه / بكلفه, طهران / لطهران). Used for matching, never
-    for indexing."""
-    if a == b:
-        return True
-    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    if _extends(short, long_):
+    تكلفه / تكلفتها), also behind a conjunction و ف on either word (نفذت / ونفذت, شاركوا /
+    وشارك) or, with ``prepositions``, an attached preposition ب ل ك (كلفه / بكلفه, طهران /
+    لطهران). Used for matching, never for indexing."""
+    if a == b or _pair_extends(a, b):
         return True
     allowed = _CLITIC_SET if prepositions else _CONJUNCTION_SET
-    for n in (1, 2):  # clitics are one or two letters
-        if long_[:n] in allowed and len(long_) - n >= 3 and _extends(short, long_[n:]):
-            return True
+    for x, y in ((a, b), (b, a)):
+        for n in (1, 2):  # clitics are one or two letters
+            if x[:n] in allowed and len(x) - n >= 3 and _pair_extends(x[n:], y):
+                return True
     return False
 
 

@@ -99,6 +99,6 @@ def focus_term(question: str, qterms: list[str]) -> str | None:
     if qtype == "howmany" and normalize(question).lstrip(" و").startswith(("كم", "فكم")):
         rest = [t for t in qterms if t not in _MEASURE_VERBS]
         return rest[0] if rest else None
-    if qtype not in ("who", "what"):
+    if qtype not in ("who", "what", "howmany"):  # «ما هي مدة X» is an amount question
         return None
     return qterms[0] if _FOCUS_OPENERS.match(normalize(question)) else None

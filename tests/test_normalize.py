@@ -50,6 +50,7 @@ def test_soft_match_suffixes_clitics_and_teh_marbuta_before_a_suffix():
     assert soft_match("كلفه", "بكلفه") and soft_match("طهران", "لطهران")
     assert not soft_match("طهران", "لطهران", prepositions=False)  # spans keep such words as answers
     assert soft_match("نفذت", "ونفذت", prepositions=False)
+    assert soft_match("شاركوا", "وشارك")  # a suffix on one word, a conjunction on the other
     assert not soft_match("قع", "وقع") and not soft_match("شرطه", "شرق")
 
 
