@@ -46,12 +46,16 @@ def feature_rows(sanad: Sanad, questions: list[ev.Question]) -> np.ndarray:
     return np.array(rows)
 
 
+def probabilities(model: abstention.AbstentionModel, X: np.ndarray) -> np.ndarray:
+    return np.array([model.probability(x) for x in X])
+
+
 def threshold_at(p_answerable: np.ndarray, max_far: float) -> float:
     return float(np.sort(p_answerable)[int(max_far * len(p_answerable))])
 
 
 def check(name: str, model: abstention.AbstentionModel, X: np.ndarray, y: np.ndarray, thr: float) -> None:
-    p = np.array([model.probability(x) for x in X])
+    p = probabilities(model, X)
     pos, neg = p[y == 1], p[y == 0]
     auc = metrics.mean([float(a > b) for a in pos[:400] for b in neg[:400]])
     print(f"  {name}: AUC {auc:.3f}; at {thr:.3f}: recall {np.mean(neg < thr):.3f} "
@@ -104,11 +108,11 @@ def main() -> None:
         X = np.concatenate([d[0] for i, d in enumerate(data) if i != te])
         y = np.concatenate([d[1] for i, d in enumerate(data) if i != te])
         m = abstention.fit(X, y)
-        thr = threshold_at(np.array([m.probability(x) for x in X[y == 1]]), args.max_far)
+        thr = threshold_at(probabilities(m, X[y == 1]), args.max_far)
         check(f"checked on setup {te}, fitted on the others", m, *data[te], thr)
     X, y = np.concatenate([d[0] for d in data]), np.concatenate([d[1] for d in data])
     model = abstention.fit(X, y)
-    thr = threshold_at(np.array([model.probability(x) for x in X[y == 1]]), args.max_far)
+    thr = threshold_at(probabilities(model, X[y == 1]), args.max_far)
     print("  weights (standardized):", dict(zip(abstention.FEATURES, np.round(model.weights, 3))))
     check("fitted on all, in-sample", model, X, y, thr)
     print(f"abstain_threshold = {thr:.3f}")

@@ -69,10 +69,14 @@ _NOT_VERBS = frozenset(
 )
 
 
+def _words(question: str) -> list[str]:
+    return re.findall(r"\w+", normalize(question))
+
+
 def asked_verb(question: str) -> str | None:
     """The verb of a «من + فعل» question («من وقع الاتفاقية؟» -> «وقع»), normalized: the
     question asks for that verb's subject. None for other questions («من هو ...», «إلى من ...»)."""
-    words = re.findall(r"\w+", normalize(question))
+    words = _words(question)
     if len(words) < 2 or words[0] not in ("من", "ومن", "فمن") or words[1] in _NOT_VERBS:
         return None
     return words[1]
@@ -82,7 +86,7 @@ def counted_noun(question: str) -> list[str]:
     """The words a «كم + noun» question counts, normalized: «كم دار نشر شاركت؟» -> [«دار»,
     «نشر», «شاركت»] (the answer is a number followed by them: «900 دار نشر»). Empty for other
     questions."""
-    words = re.findall(r"\w+", normalize(question))
+    words = _words(question)
     return words[1:] if len(words) > 1 and words[0] in ("كم", "وكم", "فكم") else []
 
 

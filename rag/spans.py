@@ -233,7 +233,8 @@ def _rule_span(
     if qtype in ("why", "how", "yesno") or not any(matched):
         return None
     if verb:
-        subject = _subject_before(text, toks, matched, stop, verb) or _subject_after(text, toks, matched, stop, verb)
+        at = [k for k, t in enumerate(toks) if matched[k] and soft_match(t.norm, verb, prepositions=False)]
+        subject = _subject_before(text, toks, matched, stop, at) or _subject_after(text, toks, matched, stop, at)
         if subject is not None:
             return subject
 
@@ -260,9 +261,10 @@ def _rule_span(
     weight = idf or (lambda _t: 1.0)
     # clusters of matched words (allowing one stop word inside); the heaviest is the anchor
 
+    members = [i for i in range(len(toks)) if matched[i]]
+
     def cluster(k: int | None) -> list[int]:
         """The matched words of the cluster around token k (stop words may bridge)."""
-        members = [i for i in range(len(toks)) if matched[i]]
         if k not in members:
             return []
         pos = members.index(k)
@@ -348,22 +350,21 @@ _QUOTES = re.compile(r"[«»\"]")
 
 
 def _subject_after(
-    text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb: str
+    text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb_at: list[int]
 ) -> tuple[int, int] | None:
     """«من فاز بالجائزة؟» over «وفازت الروائية ليلى منصور بجائزة المعرض»: the words right after
-    the asked verb (verb-subject order), past the question's words that may come first as the
-    verb's object («ونفذت المشروع شركة «المسار»»), up to a stop word, punctuation (quotes
-    belong to names), a question word, a time word («صباح الأحد») or a phrase with the
-    article behind a preposition («للإنشاءات»). None when the verb is not followed by such words."""
+    the asked verb (its positions: ``verb_at``) in verb-subject order, past the question's
+    words that may come first as the verb's object («ونفذت المشروع شركة «المسار»»), up to a
+    stop word, punctuation (quotes belong to names), a question word, a time word («صباح
+    الأحد») or a phrase with the article behind a preposition («للإنشاءات»). None when the
+    verb is not followed by such words."""
 
     def free(i: int) -> bool:  # token i may continue the subject
         if i >= len(toks) or stop[i] or toks[i].norm in _TIME_WORDS:
             return False
         return not _BREAK.search(_QUOTES.sub("", text[toks[i - 1].end : toks[i].start]))
 
-    for k, t in enumerate(toks):
-        if not matched[k] or not soft_match(t.norm, verb, prepositions=False):
-            continue
+    for k in verb_at:
         a = k + 1
         while a < len(toks) and matched[a] and free(a):
             a += 1
@@ -383,14 +384,14 @@ def _subject_after(
 
 
 def _subject_before(
-    text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb: str
+    text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb_at: list[int]
 ) -> tuple[int, int] | None:
     """«من وقع الاتفاقية؟» over «... أن رئيسي جهازي الشرطة في كل من البلدين وقعا اتفاقية»: the
-    words between «أن» and the asked verb (at most SUBJECT_WORDS, no punctuation, at least one
-    word not in the question), which the run rule would cut at stop words and question words.
-    None when the sentence has no such clause."""
-    for k in range(1, len(toks)):
-        if not matched[k] or not soft_match(toks[k].norm, verb, prepositions=False):
+    words between «أن» and the asked verb (its positions: ``verb_at``), at most SUBJECT_WORDS,
+    no punctuation, at least one word not in the question, which the run rule would cut at
+    stop words and question words. None when the sentence has no such clause."""
+    for k in verb_at:
+        if k == 0:
             continue
         a = k - 1
         while a > 0 and toks[a - 1].norm not in _THAT and k - a < SUBJECT_WORDS:
@@ -412,7 +413,7 @@ def counted_span(question: str, text: str) -> tuple[int, int] | None:
     """«كم دار نشر شاركت؟» over «... شاركت فيها 900 دار نشر من 32 دولة»: the number right
     before the counted noun, with the noun and the question's words that follow it in both
     («900 دار نشر»). None when the question counts nothing or no number precedes the noun."""
-    counted = counted_noun(question)
+    counted = [stem(w) for w in counted_noun(question)]
     if not counted:
         return None
     toks = tokenize(text, keep_stopwords=True)
@@ -421,13 +422,13 @@ def counted_span(question: str, text: str) -> tuple[int, int] | None:
         return any(c.isdigit() for c in toks[i].norm) or bool(NUMBER_WORD.fullmatch(normalize(text[toks[i].start : toks[i].end])))
 
     for j in range(1, len(toks)):
-        if not soft_match(toks[j].norm, stem(counted[0]), prepositions=False) or not number(j - 1):
+        if not soft_match(toks[j].norm, counted[0], prepositions=False) or not number(j - 1):
             continue
         a = j - 1
         while a > 0 and number(a - 1) and j - a < 4:
             a -= 1
         b = j
-        while b + 1 < len(toks) and b - j + 1 < len(counted) and soft_match(toks[b + 1].norm, stem(counted[b - j + 1]), prepositions=False):
+        while b + 1 < len(toks) and b - j + 1 < len(counted) and soft_match(toks[b + 1].norm, counted[b - j + 1], prepositions=False):
             b += 1
         return toks[a].start, toks[b].end
     return None
