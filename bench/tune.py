@@ -15,6 +15,7 @@ Never run this on a test set."""
 from __future__ import annotations
 
 import argparse
+import random
 import tempfile
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def main() -> None:
     ap.add_argument("--index-dir", type=Path, default=None, help="keep the --folds indexes here for reruns")
     ap.add_argument("--max-far", type=float, default=0.10)
     ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--small", type=int, default=20, help="setups with a corpus as small as the seeds")
+    ap.add_argument("--small-size", type=int, default=8, help="paragraphs in each small setup")
     ap.add_argument("--write", action="store_true", help=f"save the model to {abstention.WEIGHTS_FILE}")
     args = ap.parse_args()
     articles, questions = ev.read_squad(args.squad)
@@ -103,6 +106,34 @@ def main() -> None:
         y = np.r_[np.ones(len(answerable)), np.zeros(len(unanswerable))]
         data.append((X, y))
 
+    small: dict[str, list] = {"small": [], "small, republished": []}  # (X, y) per setup
+    rng = random.Random(0)
+    by_title: dict[str, list] = {}
+    for a in articles:
+        by_title.setdefault(a.title, []).append(a)
+    for i in range(args.small):
+        chosen = rng.sample(titles, args.small_size)
+        picked = [rng.choice(by_title[t]) for t in chosen]
+        ids = {a.doc_id for a in picked}
+        answerable = [q for q in questions if q.sources[0] in ids]
+        others = [q for q in questions if q.sources[0].rsplit("/", 1)[0] not in set(chosen)]
+        unanswerable = ev.as_unanswerable(rng.sample(others, len(answerable)))
+        kind = "small, republished" if i % 2 else "small"
+        if i % 2:  # every story also republished elsewhere under another title, with a new lead line
+            picked += [ev.Article(doc_id=f"copy-{a.doc_id}", title=f"{a.title} (نقلا عن وكالة)",
+                                  text=f"نقلت وكالة الأنباء اليوم الخبر التالي.\n{a.text}", source="copy")
+                       for a in picked]
+        sanad = Sanad(load_settings(home=root / f"small{i}-of-{args.small_size}", cache_dir=str(base.cache_path), corpus=""))
+        if sanad.store.count() == 0:
+            sanad.ingest_articles(picked)
+        never_abstain(sanad)
+        X = np.r_[feature_rows(sanad, answerable), feature_rows(sanad, unanswerable)]
+        small[kind].append((X, np.r_[np.ones(len(answerable)), np.zeros(len(unanswerable))]))
+    if args.small:
+        print(f"{args.small} small setups: {args.small_size} paragraphs of different titles each (every "
+              "other setup with each paragraph also republished under another title); their questions "
+              "and as many others to refuse")
+
     print(f"abstention model over {abstention.FEATURES}:")
     for te in range(len(data)):
         X = np.concatenate([d[0] for i, d in enumerate(data) if i != te])
@@ -115,6 +146,9 @@ def main() -> None:
     thr = threshold_at(probabilities(model, X[y == 1]), args.max_far)
     print("  weights (standardized):", dict(zip(abstention.FEATURES, np.round(model.weights, 3))))
     check("fitted on all, in-sample", model, X, y, thr)
+    for kind, sets in small.items():  # not fitted on: mixing them in made held-out small setups worse
+        if sets:
+            check(f"{kind} setups, not fitted on", model, *map(np.concatenate, zip(*sets)), thr)
     print(f"abstain_threshold = {thr:.3f}")
     if args.write:
         model.save(abstention.WEIGHTS_FILE, trained_on=args.squad.name, questions=int(len(y)),

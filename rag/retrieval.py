@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import heapq
+from functools import lru_cache
 
 import numpy as np
 
+from rag.chunking import split_sentences
 from rag.keyword import KeywordIndex
-from rag.normalize import terms
+from rag.normalize import normalize, terms
 from rag.records import Chunk, Hit, Retrieved
 from rag.store import VectorStore, chunk_from
 
@@ -19,14 +21,45 @@ def zscores(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / std
 
 
-def keyword_lead(ranked: list[tuple[str, float]]) -> float:
+COPY_MIN_CHARS = 40  # a shared sentence at least this long makes two passages copies
+
+
+@lru_cache(maxsize=4096)
+def long_sentences(text: str) -> frozenset[str]:
+    """The normalized sentences of a passage long enough to tell a copy by."""
+    return frozenset(
+        normalize(text[s:e]) for s, e in split_sentences(text) if e - s >= COPY_MIN_CHARS
+    )
+
+
+def copies(chunks: list[Chunk], of: Chunk) -> set[str]:
+    """Ids of the documents among ``chunks`` that repeat sentences of ``of`` (its own document
+    included): a story republished or quoted elsewhere backs the same evidence rather than
+    competing with it. One shared sentence found in more than a quarter of the documents (a
+    byline, a copyright line) is boilerplate, not a copy; two shared sentences always are."""
+    mine = long_sentences(of.text)
+    shared: dict[str, set[str]] = {}  # doc -> its sentences shared with ``of``
+    for c in chunks:
+        if c.doc_id != of.doc_id:
+            shared.setdefault(c.doc_id, set()).update(mine & long_sentences(c.text))
+    spread: dict[str, int] = {}
+    for sents in shared.values():
+        for sent in sents:
+            spread[sent] = spread.get(sent, 0) + 1
+    common = max(3, (len(shared) + 1) // 4)
+    return {of.doc_id} | {
+        d for d, sents in shared.items() if len(sents) >= 2 or any(spread[x] <= common for x in sents)
+    }
+
+
+def keyword_lead(ranked: list[tuple[str, float]], same: set[str] = frozenset()) -> float:
     """How far the best keyword match leads the best match from another document, given
     (doc_id, score) pairs best first (chunks of one article overlap, so its own chunks are no
-    competition)."""
+    competition; nor are the documents in ``same``, copies of the best one)."""
     if not ranked:
         return 0.0
     doc, best = ranked[0]
-    return best - next((score for d, score in ranked[1:] if d != doc), 0.0)
+    return best - next((score for d, score in ranked[1:] if d != doc and d not in same), 0.0)
 
 
 def hybrid_search(
@@ -62,13 +95,25 @@ def hybrid_search(
                 dense[cid] = float(np.dot(np.asarray(got["embeddings"][i], dtype=np.float32), query_vec))
     if not chunks:
         return Retrieved([])
-    sims = sorted(dense.values(), reverse=True)
-    top = sims[0] if sims else 0.0
-    gap = top - float(np.mean(sims[1:])) if len(sims) > 1 else 0.0
-    spread = float(np.std(sims)) if sims else 0.0
+    # The evidence features, per document (an article's chunks overlap: its best chunk speaks
+    # for it), with copies of the best document counted as one with it.
+    gap = spread = top = margin = 0.0
+    if dense:
+        best = max(dense, key=dense.__getitem__)
+        same = copies(list(chunks.values()), chunks[best])
+        per_doc: dict[str, float] = {}
+        for cid, sim in dense.items():
+            doc = chunks[best].doc_id if chunks[cid].doc_id in same else chunks[cid].doc_id
+            per_doc[doc] = max(sim, per_doc.get(doc, -1.0))
+        sims = sorted(per_doc.values(), reverse=True)
+        top = sims[0]
+        gap = top - float(np.mean(sims[1:])) if len(sims) > 1 else 0.0
+        spread = float(np.std(sims))
+    ranked_kw = [c for c in kw_top if c in chunks]
     idf_sum = sum(keyword.idf(t) for t in set(qterms))
-    lead = keyword_lead([(chunks[c].doc_id, kw_scores[c]) for c in kw_top if c in chunks])
-    margin = lead / idf_sum if idf_sum > 0 else 0.0
+    if ranked_kw and idf_sum > 0:
+        same = copies([chunks[c] for c in ranked_kw], chunks[ranked_kw[0]])
+        margin = keyword_lead([(chunks[c].doc_id, kw_scores[c]) for c in ranked_kw], same) / idf_sum
 
     ids = list(chunks)
     d = np.array([dense.get(cid, 0.0) for cid in ids], dtype=np.float32)

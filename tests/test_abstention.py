@@ -5,7 +5,8 @@ import pytest
 
 from rag import abstention
 from rag.records import Retrieved
-from rag.retrieval import keyword_lead
+from rag.records import Chunk
+from rag.retrieval import copies, keyword_lead
 
 
 def synthetic(n=400, seed=0):
@@ -53,6 +54,43 @@ def test_keyword_lead_ignores_the_best_articles_own_chunks():
     assert keyword_lead([("a", 9.0), ("a", 8.5), ("b", 4.0), ("c", 1.0)]) == 5.0
     assert keyword_lead([("a", 2.0)]) == 2.0
     assert keyword_lead([]) == 0.0
+
+
+def chunk(doc: str, text: str) -> Chunk:
+    return Chunk(f"{doc}:0", doc, doc, text, 0, len(text), "", 0)
+
+
+LEAD = "قال وزير النقل إن الخط الجديد سينقل نحو عشرة ملايين راكب سنويا."
+BYLINE = "جميع الحقوق محفوظة لوكالة الأنباء العربية المستقلة للنشر والتوزيع."
+
+
+def test_copies_are_documents_repeating_a_long_sentence_but_not_boilerplate():
+    top = chunk("a", f"{LEAD} وأضاف أن التذاكر ستكون رخيصة. {BYLINE}")
+    others = [
+        chunk("b", f"نقلت الوكالة الخبر. {LEAD}"),  # republished
+        chunk("c", "افتتح الوزير اليوم معرضا للكتاب في المدينة بحضور عدد من الكتاب والناشرين."),
+        chunk("d", "وأضاف أن التذاكر ستكون رخيصة."),  # a short sentence is no evidence of copying
+    ] + [chunk(f"x{i}", f"خبر آخر رقم {i} عن موضوع مختلف تماما في مكان بعيد جدا. {BYLINE}") for i in range(6)]
+    assert copies(others, top) == {"a", "b"}
+    assert keyword_lead([("a", 9.0), ("b", 8.9), ("c", 3.0)], copies(others, top)) == pytest.approx(6.0)
+
+
+def test_a_republished_article_backs_the_answer_instead_of_competing(make_sanad, tmp_path):
+    """Syndicated news: the same story under other ids must not make its questions refused."""
+    from config import SEEDS_DIR
+    from rag.loaders import load_corpus
+    from rag.records import Article
+
+    sanad = make_sanad(corpus="")
+    seeds = [a for a in load_corpus(SEEDS_DIR, 10**7) if isinstance(a, Article)]
+    russia = next(a for a in seeds if a.doc_id == "asharq-russia-iran-security")
+    copies_ = [Article(doc_id=f"copy{i}", title=f"نقلا عن الوكالة {i}", text=f"نقلت وكالة أخرى ما يلي.\n{russia.text}")
+               for i in range(3)]
+    sanad.ingest_articles(seeds + copies_)
+    a = sanad.ask("من هو وزير الداخلية الروسي؟")
+    assert not a.abstained, a.confidence
+    assert "كولوكولتسيف" in a.answer
+    assert sanad.ask("كم عدد سكان الصين؟").abstained
 
 
 def test_shipped_model_answers_seeds_questions_and_refuses_others(seeded):
