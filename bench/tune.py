@@ -8,8 +8,11 @@ the set to refuse (a larger index than halves would give, since the evidence fea
 the index grows). On the first setup, a grid of fusion weights is compared (hit@1, hit@5,
 sentence_contains). The abstention model (rag/abstention.py) is fitted on all setups but one
 and checked on that one, in turn, then fitted on all; the printed ``abstain_threshold`` is the
-probability below which ``--max-far`` of the answerable questions fall. ``--write``
-saves the model to rag/abstain_weights.json (put the threshold in config/defaults.toml).
+probability below which ``--max-far`` of the answerable questions fall. The model is then
+checked, not fitted, on ``--small`` corpora the size of the bundled seeds (``--small-size``
+paragraphs of different titles; every other one with each paragraph also republished under
+another title, as syndicated news is). ``--write`` saves the model to
+rag/abstain_weights.json (put the threshold in config/defaults.toml).
 Never run this on a test set."""
 
 from __future__ import annotations

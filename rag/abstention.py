@@ -5,7 +5,9 @@ rather than a raw score that depends on the embedding model or the corpus: how f
 dense match stands above the other candidates (``dense_gap``), how spread out the candidates'
 similarities are (together: how many standard deviations the best stands out), how far the
 best BM25 match leads the best match from another document (relative to the question's total
-idf), and the best sentence's idf-weighted coverage of the question. Raw cosines and fused
+idf), and the best sentence's idf-weighted coverage of the question. The dense signals are
+per document, and documents that copy the best passage count as one with it
+(rag/retrieval.py: ``copies``). Raw cosines and fused
 z-scores separated ARCD's questions a little better but refused plainly answerable questions
 over a corpus of a few articles (the bundled seeds), so they are left out.
 
