@@ -39,6 +39,32 @@ _NUMBER_WORDS = (
 AMOUNT_WORDS = re.compile(rf"(?:{_NUMBER_WORDS})(?:\s+[^\s،,.؛]+){{0,2}}")
 NUMBER_WORD = re.compile(rf"(?<!\w)(?:{_NUMBER_WORDS}|ملايين|مليارات|مليوني|ثمان)(?!\w)")  # a whole word
 
+PERCENT = re.compile(rf"{_NUM}\s*(?:%|٪|في\s+المائة|في\s+المئة|بالمائة|بالمئة)")
+_UNITS = (
+    "يوم|يوما|يومًا|أيام|ايام|أسبوع|اسبوع|أسبوعا|اسبوعا|أسابيع|اسابيع|شهر|شهرا|شهرًا|أشهر|اشهر|شهور|"
+    "سنة|سنه|سنوات|عام|عاما|عامًا|أعوام|اعوام|ساعة|ساعه|ساعات|دقيقة|دقيقه|دقائق|عقد|عقود|قرن|قرون"
+)
+_DUALS = "يومين|أسبوعين|اسبوعين|شهرين|سنتين|عامين|ساعتين|دقيقتين|عقدين|قرنين"
+DURATION = re.compile(
+    rf"(?:(?<!\w)|(?<=(?<!\w)و))(?:(?:{_NUM}|(?:{_NUMBER_WORDS}|بضعة|بضع|عدة))\s+(?:{_UNITS})|{_DUALS})(?!\w)"
+)
+# «ما نسبة X» wants a percentage, «ما مدة X» / «كم يوما» a duration: narrower than AMOUNT
+_MEASURES = (
+    (PERCENT, re.compile(r"\b(?:نسبه|بنسبه)\b|\bكم\s+في\s+الم")),
+    (DURATION, re.compile(r"\b(?:مده|كم\s+(?:يوما|يوم|اسبوعا|اسبوع|شهرا|شهر|سنه|سنوات|عاما|عام|ساعه|ساعات|دقيقه|قرنا|عقدا))\b"
+                          r"|\bhow long\b")),
+)
+
+
+def measure(question: str) -> re.Pattern | None:
+    """The pattern a question's answer takes when it names what it measures: a percentage for
+    «ما نسبة …», a duration for «ما مدة …» / «كم يوما …»; None otherwise, and for questions
+    whose question word asks for something else («متى تزيد نسبة …» asks for a time)."""
+    if question_type(question) not in ("howmany", "what", "other"):
+        return None
+    words = " ".join(re.findall(r"\w+", normalize(question).lower())[:6])
+    return next((pattern for pattern, asks in _MEASURES if asks.search(words)), None)
+
 
 # what a «أي …» / «ما …» question asks for, by the noun it names
 _TYPE_NOUNS = [

@@ -17,7 +17,7 @@ from typing import Callable
 
 from rag.chunking import split_sentences
 from rag.normalize import soft_keys, soft_match, tokenize
-from rag.questions import AMOUNT, DATE, focus_term, question_type
+from rag.questions import AMOUNT, DATE, focus_term, measure, question_type
 from rag.records import Hit
 
 CONTEXT_CREDIT = 0.5  # a question term found only in the article's title
@@ -93,7 +93,8 @@ def rank_sentences(question: str, hits: list[Hit], idf: Callable[[str], float]) 
     """Every sentence of ``hits``, best first."""
     qterms = list(dict.fromkeys(t.norm for t in tokenize(question)))
     focus = focus_term(question, qterms)
-    patterns = {"when": (DATE,), "howmany": (AMOUNT,)}.get(question_type(question), ())
+    wanted = measure(question)
+    patterns = (wanted,) if wanted else {"when": (DATE,), "howmany": (AMOUNT,)}.get(question_type(question), ())
     top = hits[0].score if hits else 0.0
     spans = [(hit, s, e) for hit in hits for s, e in split_sentences(hit.chunk.text)]
     vocabulary = set().union(

@@ -18,7 +18,9 @@ import numpy as np
 
 from rag.normalize import STOPWORDS, Token, normalize, soft_match, stem, tokenize
 from rag.linear import LinearModel
-from rag.questions import AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, asked_verb, counted_noun, focus_term, question_type
+from rag.questions import (
+    AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, asked_verb, counted_noun, focus_term, measure, question_type
+)
 
 MAX_SPAN_WORDS = 12
 WEIGHTS_FILE = Path(__file__).with_name("span_weights.json")
@@ -434,6 +436,14 @@ def counted_span(question: str, text: str) -> tuple[int, int] | None:
     return None
 
 
+def measured_span(wanted: re.Pattern, question: str, qterms: list[str], text: str) -> tuple[int, int] | None:
+    """The percentage / duration (questions.measure) nearest the question's words in ``text``."""
+    toks = tokenize(text, keep_stopwords=True)
+    qset = set(qterms)
+    anchors = [(t.start + t.end) / 2 for t in toks if t.norm in qset]
+    return _nearest([m.span() for m in wanted.finditer(text)], anchors)
+
+
 RULE_TYPES = ("who",)  # question types answered by the rule rather than the learned ranker
 
 
@@ -481,6 +491,9 @@ def _extract_span(
         return None  # an offline extractor cannot say yes or no: the sentence is the answer
     if qtype in RULE_TYPES:
         return rule_span(question, qterms, text, idf)
+    wanted = measure(question)
+    if wanted is not None and wanted.search(text):
+        return measured_span(wanted, question, qterms, text)
     if qtype == "howmany":
         counted = counted_span(question, text)
         if counted is not None:

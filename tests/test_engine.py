@@ -184,3 +184,11 @@ def test_sources_and_stats(seeded):
     st = seeded.stats()
     assert st["articles"] == 6 and st["chunks"] == sum(d["chunks"] for d in docs)
     assert "e5" in st["model"]
+
+
+def test_duration_question_finds_the_sentence_with_a_duration(seeded):
+    # «340 إصابة» is an amount in a sentence about the campaign too; «مدة» asks for a duration
+    a = seeded.ask("ما هي مدة حملة التطعيم؟")
+    assert not a.abstained
+    assert a.answer == "أسبوعين"
+    check_quotes(a)

@@ -26,6 +26,27 @@ def test_how_many_question_gets_the_amount():
     assert got.startswith("120 ألف")
 
 
+def test_share_and_duration_questions_get_a_percentage_and_a_duration():
+    text = ("وأوضح المدير أن الألواح المقامة على مساحة 90 هكتارًا توفر نحو 70 في المائة من الكهرباء "
+            "التي تحتاجها المحطة، وأن بناءها استغرق 18 شهرا.")
+    assert span("ما نسبة الكهرباء التي توفرها الألواح؟", text) == "70 في المائة"
+    assert span("ما مدة بناء المحطة؟", text) == "18 شهرا"
+    text = "أطلقت الوزارة حملة لتطعيم أطفال تتراوح أعمارهم بين ستة أشهر وخمس سنوات، وتستمر الحملة أسبوعين."
+    assert span("ما هي مدة حملة التطعيم؟", text) == "أسبوعين"
+    assert span("كم يوما تستمر الحملة؟", text) == "أسبوعين"
+
+
+def test_measure_reads_what_the_question_measures():
+    from rag.questions import DURATION, PERCENT, measure
+
+    assert measure("ما هي نسبة المسلمين في البلاد؟") is PERCENT
+    assert measure("كم سنة دامت الحرب؟") is DURATION
+    assert measure("متى تزيد نسبة الإصابة بالسرطان؟") is None  # asks for a time
+    assert measure("كم عدد السكان؟") is None
+    assert DURATION.findall("استغرق ثلاث سنوات وعدة أيام في الشهر الماضي سنة 1990") == ["ثلاث سنوات", "عدة أيام"]
+    assert PERCENT.findall("نحو 70 في المائة و5% و3.5 بالمئة") == ["70 في المائة", "5%", "3.5 بالمئة"]
+
+
 def test_who_question_gets_the_name_beside_the_role():
     text = "وصف الزيارة التي قام بها فلاديمير كولوكولتسيف وزير الداخلية الروسية لطهران بالناجحة."
     assert span("من هو وزير الداخلية الروسي؟", text) == "فلاديمير كولوكولتسيف"
