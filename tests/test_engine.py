@@ -192,3 +192,11 @@ def test_duration_question_finds_the_sentence_with_a_duration(seeded):
     assert not a.abstained
     assert a.answer == "أسبوعين"
     check_quotes(a)
+
+
+def test_when_question_finds_a_month_named_without_a_year(seeded):
+    # «مساء الجمعة» (when the fair closed) is a date too, in a sentence sharing «الدورة»
+    a = seeded.ask("متى تقام الدورة المقبلة لمعرض الكتاب؟")
+    assert not a.abstained
+    assert "فبراير" in a.answer and a.citations[0].doc_id == "sanad-demo-book-fair"
+    check_quotes(a)

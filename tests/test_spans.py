@@ -20,6 +20,16 @@ def test_when_question_gets_the_date():
     assert "2015" in span("متى افتتحت محطة تحلية المياه في الريان؟", text)
 
 
+def test_news_dates_count_as_dates_times_of_day_months_without_a_year_and_relative_years():
+    from rag.questions import DATE
+
+    text = ("ستقام الدورة في شهر فبراير من العام القادم، وتعمل القطارات من الساعة الخامسة صباحًا حتى "
+            "منتصف الليل، وافتتحت في مايو 2010.")
+    assert [m.group() for m in DATE.finditer(text)] == [
+        "شهر فبراير من العام القادم", "الساعة الخامسة صباحًا", "منتصف الليل", "في مايو 2010"]
+    assert span("متى ستقام الدورة؟", text).startswith("شهر فبراير")
+
+
 def test_how_many_question_gets_the_amount():
     text = "تنتج محطة تحلية المياه في الريان 120 ألف متر مكعب يوميًا وفق بيان الشركة."
     got = span("كم تنتج محطة تحلية المياه في الريان؟", text)
