@@ -196,6 +196,14 @@ def _nearest(matches: list[tuple[int, int]], anchors: list[int]) -> tuple[int, i
     return min(matches, key=lambda m: min(abs((m[0] + m[1]) / 2 - a) for a in anchors))
 
 
+# «قال فلان مستشار ...»: a reporting verb introduces a speaker, it is never part of the answer
+_REPORTING = frozenset(
+    normalize(p + w)
+    for w in "قال قالت يقول تقول أضاف أضافت أكد أكدت أوضح أوضحت ذكر ذكرت أشار أشارت صرح صرحت أعلن أعلنت".split()
+    for p in ("", "و", "ف")
+)
+
+
 def rule_span(
     question: str, qterms: list[str], text: str, idf: Callable[[str], float] | None = None
 ) -> tuple[int, int] | None:
@@ -207,7 +215,7 @@ def rule_span(
         return None
     qset = set(qterms)
     matched = [any(soft_match(t.norm, q, prepositions=False) for q in qset) for t in toks]
-    stop = [normalize(text[t.start : t.end]) in STOPWORDS for t in toks]
+    stop = [(w := normalize(text[t.start : t.end])) in STOPWORDS or w in _REPORTING for t in toks]
     verb = asked_verb(question)
     focus = focus_term(question, list(dict.fromkeys(qterms)))
     return _rule_span(question_type(question), text, toks, matched, stop, idf, verb, focus)

@@ -57,6 +57,11 @@ def test_measure_reads_what_the_question_measures():
     assert PERCENT.findall("نحو 70 في المائة و5% و3.5 بالمئة") == ["70 في المائة", "5%", "3.5 بالمئة"]
 
 
+def test_who_is_question_skips_the_reporting_verb_before_the_name():
+    text = "وفي تصريحاته حول هذه القضية قال رجب صفروف مستشار نائب رئيس مجلس الدوما إن الزيارة ناجحة."
+    assert span("من هو رجب صفروف؟", text).startswith("مستشار نائب رئيس")
+
+
 def test_who_question_gets_the_name_beside_the_role():
     text = "وصف الزيارة التي قام بها فلاديمير كولوكولتسيف وزير الداخلية الروسية لطهران بالناجحة."
     assert span("من هو وزير الداخلية الروسي؟", text) == "فلاديمير كولوكولتسيف"
