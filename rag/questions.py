@@ -62,11 +62,13 @@ _MEASURES = (
 
 def measure(question: str) -> re.Pattern | None:
     """The pattern a question's answer takes when it names what it measures: a percentage for
-    «ما نسبة …», a duration for «ما مدة …» / «كم يوما …»; None otherwise, and for questions
+    «ما نسبة …», a duration for «ما مدة …» / «كم يوما …» / «منذ متى …»; None otherwise, and for questions
     whose question word asks for something else («متى تزيد نسبة …» asks for a time)."""
+    words = " ".join(re.findall(r"\w+", normalize(question).lower())[:6])
+    if re.search(r"\bمنذ\s+(?:متي|كم)\b", words):  # «منذ متى لم يزر ...؟» -> «منذ 34 عاما»
+        return DURATION
     if question_type(question) not in ("howmany", "what", "other"):
         return None
-    words = " ".join(re.findall(r"\w+", normalize(question).lower())[:6])
     return next((pattern for pattern, asks in _MEASURES if asks.search(words)), None)
 
 
@@ -136,3 +138,25 @@ def focus_term(question: str, qterms: list[str]) -> str | None:
     if qtype not in ("who", "what", "howmany"):  # «ما هي مدة X» is an amount question
         return None
     return qterms[0] if _FOCUS_OPENERS.match(normalize(question)) else None
+
+
+REPORTING_VERBS = frozenset(
+    normalize(p + w)
+    for w in "قال قالت يقول تقول أضاف أضافت أكد أكدت أوضح أوضحت ذكر ذكرت أشار أشارت صرح صرحت أعلن أعلنت".split()
+    for p in ("", "و", "ف")
+)
+
+
+def asks_what_was_said(question: str) -> bool:
+    """«ماذا قال رجب صفروف عن الزيارة؟»: the answer is what was said, the clause after «إن/أن»."""
+    words = _words(question)
+    return (
+        len(words) >= 3
+        and (words[0] in ("ماذا", "وماذا") or words[:2] in (["ما", "الذي"], ["ما", "الذى"]))
+        and _reporting(words[1 if words[0] != "ما" else 2])
+    )
+
+
+def _reporting(word: str) -> bool:
+    """A reporting verb, also with an object pronoun («أعلنه», «قالته»)."""
+    return any(word[: len(word) - k] in REPORTING_VERBS for k in (0, 1, 2) if len(word) - k >= 3)

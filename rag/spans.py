@@ -19,7 +19,8 @@ import numpy as np
 from rag.normalize import STOPWORDS, Token, normalize, soft_match, stem, tokenize
 from rag.linear import LinearModel
 from rag.questions import (
-    AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, asked_verb, counted_noun, focus_term, measure, question_type
+    AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, REPORTING_VERBS, asked_verb, asks_what_was_said, counted_noun,
+    focus_term, measure, question_type,
 )
 
 MAX_SPAN_WORDS = 12
@@ -196,14 +197,6 @@ def _nearest(matches: list[tuple[int, int]], anchors: list[int]) -> tuple[int, i
     return min(matches, key=lambda m: min(abs((m[0] + m[1]) / 2 - a) for a in anchors))
 
 
-# «قال فلان مستشار ...»: a reporting verb introduces a speaker, it is never part of the answer
-_REPORTING = frozenset(
-    normalize(p + w)
-    for w in "قال قالت يقول تقول أضاف أضافت أكد أكدت أوضح أوضحت ذكر ذكرت أشار أشارت صرح صرحت أعلن أعلنت".split()
-    for p in ("", "و", "ف")
-)
-
-
 def rule_span(
     question: str, qterms: list[str], text: str, idf: Callable[[str], float] | None = None
 ) -> tuple[int, int] | None:
@@ -215,7 +208,7 @@ def rule_span(
         return None
     qset = set(qterms)
     matched = [any(soft_match(t.norm, q, prepositions=False) for q in qset) for t in toks]
-    stop = [(w := normalize(text[t.start : t.end])) in STOPWORDS or w in _REPORTING for t in toks]
+    stop = [(w := normalize(text[t.start : t.end])) in STOPWORDS or w in REPORTING_VERBS for t in toks]
     verb = asked_verb(question)
     focus = focus_term(question, list(dict.fromkeys(qterms)))
     return _rule_span(question_type(question), text, toks, matched, stop, idf, verb, focus)
@@ -444,6 +437,23 @@ def counted_span(question: str, text: str) -> tuple[int, int] | None:
     return None
 
 
+_THAT_SAID = frozenset(("ان", "بان", "وان"))
+
+
+def said_span(text: str) -> tuple[int, int] | None:
+    """What a reporting verb introduces: «قال صفروف إن الزيارة ناجحة» -> «الزيارة ناجحة» (from
+    the first «إن/أن» after the verb to the end of the sentence), or None without one."""
+    toks = tokenize(text, keep_stopwords=True)
+    words = [normalize(text[t.start : t.end]) for t in toks]
+    for i, w in enumerate(words):
+        if w not in REPORTING_VERBS:
+            continue
+        j = next((k for k in range(i + 1, min(i + 25, len(toks))) if words[k] in _THAT_SAID), None)
+        if j is not None and j + 1 < len(toks):
+            return toks[j + 1].start, len(text.rstrip(" .،؛!؟?"))
+    return None
+
+
 def measured_span(wanted: re.Pattern, question: str, qterms: list[str], text: str) -> tuple[int, int] | None:
     """The percentage / duration (questions.measure) nearest the question's words in ``text``."""
     toks = tokenize(text, keep_stopwords=True)
@@ -499,6 +509,10 @@ def _extract_span(
         return None  # an offline extractor cannot say yes or no: the sentence is the answer
     if qtype in RULE_TYPES:
         return rule_span(question, qterms, text, idf)
+    if asks_what_was_said(question):
+        said = said_span(text)
+        if said is not None:
+            return said
     wanted = measure(question)
     if wanted is not None and wanted.search(text):
         return measured_span(wanted, question, qterms, text)
