@@ -454,7 +454,7 @@ def said_span(text: str) -> tuple[int, int] | None:
     return None
 
 
-def measured_span(wanted: re.Pattern, question: str, qterms: list[str], text: str) -> tuple[int, int] | None:
+def measured_span(wanted: re.Pattern, qterms: list[str], text: str) -> tuple[int, int] | None:
     """The percentage / duration (questions.measure) nearest the question's words in ``text``."""
     toks = tokenize(text, keep_stopwords=True)
     qset = set(qterms)
@@ -515,7 +515,7 @@ def _extract_span(
             return said
     wanted = measure(question)
     if wanted is not None and wanted.search(text):
-        return measured_span(wanted, question, qterms, text)
+        return measured_span(wanted, qterms, text)
     if qtype == "howmany":
         counted = counted_span(question, text)
         if counted is not None:
