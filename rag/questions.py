@@ -160,3 +160,9 @@ def asks_what_was_said(question: str) -> bool:
 def _reporting(word: str) -> bool:
     """A reporting verb, also with an object pronoun («أعلنه», «قالته»)."""
     return any(word[: len(word) - k] in REPORTING_VERBS for k in (0, 1, 2) if len(word) - k >= 3)
+
+
+def asks_name(question: str) -> bool:
+    """«ما اسم رواية ليلى منصور؟», «ما هو اسم ...»: the answer is a name, often quoted in news."""
+    words = _words(question)[:4]
+    return question_type(question) in ("what", "other") and any(w in ("اسم", "باسم") for w in words)

@@ -19,7 +19,7 @@ import numpy as np
 from rag.normalize import STOPWORDS, Token, normalize, soft_match, stem, tokenize
 from rag.linear import LinearModel
 from rag.questions import (
-    AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, REPORTING_VERBS, asked_verb, asks_what_was_said, counted_noun,
+    AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, REPORTING_VERBS, asked_verb, asks_name, asks_what_was_said, counted_noun,
     focus_term, measure, question_type,
 )
 
@@ -313,7 +313,7 @@ def _rule_span(
         if qtype == "who":
             pref = 0 if b - a >= 1 else 1  # a name beside a role: «فلان وزير ...», «وزير ... فلان»
         elif qtype == "where":
-            pref = 0 if prev_word in ("في", "الي", "من", "ب") or toks[a].norm[:1] == "ب" else 1
+            pref = 0 if prev_word in ("في", "الي", "من", "ب") or _attached_b(text, toks[a]) else 1
         else:
             pref = 0 if left is not None else 1
         rarity = sum(weight(toks[k].norm) for k in range(a, b + 1)) / (b - a + 1)
@@ -325,7 +325,7 @@ def _rule_span(
         def located(run: tuple[int, int]) -> bool:
             a = run[0]
             prev = normalize(text[toks[a - 1].start : toks[a - 1].end]) if a > 0 else ""
-            return prev in ("في", "الي", "من", "داخل", "قرب") or toks[a].norm[:1] == "ب"
+            return prev in ("في", "الي", "من", "داخل", "قرب") or _attached_b(text, toks[a])
 
         placed = [r for r in runs if located(r)]
         if placed:
@@ -337,6 +337,12 @@ def _rule_span(
     a, b = min(runs, key=key)
     b = min(b, a + RULE_SPAN_WORDS - 1)
     return toks[a].start, toks[b].end
+
+
+def _attached_b(text: str, tok: Token) -> bool:
+    """The word as written starts with ب, as after the preposition («بمدينة», «بالرياض»); its
+    stem is no guide («البحر» stems to «بحر», «بالطاقة» to «طاقه»)."""
+    return text[tok.start] == "ب"
 
 
 RULE_SPAN_WORDS = 6
@@ -454,6 +460,19 @@ def said_span(text: str) -> tuple[int, int] | None:
     return None
 
 
+_QUOTED = re.compile(r"«([^«»]{1,80})»|\"([^\"]{1,80})\"|“([^“”]{1,80})”")
+
+
+def quoted_span(qterms: list[str], text: str) -> tuple[int, int] | None:
+    """The quoted words («بيت على الشاطئ») nearest the question's words, without the quotes;
+    not a quote of the question's own words («المعروف باسم «حكة السبع سنوات»»)."""
+    qset = set(qterms)
+    inner = [next(m.span(g) for g in (1, 2, 3) if m.group(g) is not None) for m in _QUOTED.finditer(text)]
+    inner = [(a, b) for a, b in inner if not all(t.norm in qset for t in tokenize(text[a:b]))]
+    anchors = [(t.start + t.end) / 2 for t in tokenize(text, keep_stopwords=True) if t.norm in qset]
+    return _nearest(inner, anchors)
+
+
 def measured_span(wanted: re.Pattern, qterms: list[str], text: str) -> tuple[int, int] | None:
     """The percentage / duration (questions.measure) nearest the question's words in ``text``."""
     toks = tokenize(text, keep_stopwords=True)
@@ -509,6 +528,10 @@ def _extract_span(
         return None  # an offline extractor cannot say yes or no: the sentence is the answer
     if qtype in RULE_TYPES:
         return rule_span(question, qterms, text, idf)
+    if asks_name(question):
+        quoted = quoted_span(qterms, text)
+        if quoted is not None:
+            return quoted
     if asks_what_was_said(question):
         said = said_span(text)
         if said is not None:

@@ -200,3 +200,11 @@ def test_when_question_finds_a_month_named_without_a_year(seeded):
     assert not a.abstained
     assert "فبراير" in a.answer and a.citations[0].doc_id == "sanad-demo-book-fair"
     check_quotes(a)
+
+
+def test_where_question_takes_the_place_after_the_preposition(seeded):
+    # «مياه البحر» stems to «بحر», which once passed for a word behind the preposition ب
+    a = seeded.ask("أين تقع محطة تحلية المياه؟")
+    assert not a.abstained
+    assert "الريان" in a.answer
+    check_quotes(a)
