@@ -1,7 +1,9 @@
 """Question analysis: what kind of answer a question asks for (a date, an amount, a person,
 a place ...), from its question word or the noun it names; what it asks about (the focus
-term, the counted noun, the verb whose subject a «من» question wants); and the patterns of
-dates and amounts that such answers take."""
+term, the counted noun, the verb whose subject a «من» question wants); whether it asks for
+a share or a length of time (``measure``), a name (``asks_name``) or what someone said
+(``asks_what_was_said``); and the patterns such answers take (dates as news writes them,
+amounts, percentages, durations, reporting verbs)."""
 
 from __future__ import annotations
 
