@@ -117,9 +117,10 @@ def main() -> None:
     for i in range(args.small):
         chosen = rng.sample(titles, args.small_size)
         picked = [rng.choice(by_title[t]) for t in chosen]
+        indexed_titles = set(chosen)
         ids = {a.doc_id for a in picked}
         answerable = [q for q in questions if q.sources[0] in ids]
-        others = [q for q in questions if q.sources[0].rsplit("/", 1)[0] not in set(chosen)]
+        others = [q for q in questions if q.sources[0].rsplit("/", 1)[0] not in indexed_titles]
         unanswerable = ev.as_unanswerable(rng.sample(others, len(answerable)))
         kind = "small, republished" if i % 2 else "small"
         if i % 2:  # every story also republished elsewhere under another title, with a new lead line

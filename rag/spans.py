@@ -443,7 +443,7 @@ def counted_span(question: str, text: str) -> tuple[int, int] | None:
     return None
 
 
-_THAT_SAID = frozenset(("ان", "بان", "وان"))
+_THAT_SAID = _THAT - {"لان"}  # «قال إن/أن ...»; «لأن» gives a reason, not what was said
 
 
 def said_span(text: str) -> tuple[int, int] | None:
@@ -469,16 +469,17 @@ def quoted_span(qterms: list[str], text: str) -> tuple[int, int] | None:
     qset = set(qterms)
     inner = [next(m.span(g) for g in (1, 2, 3) if m.group(g) is not None) for m in _QUOTED.finditer(text)]
     inner = [(a, b) for a, b in inner if not all(t.norm in qset for t in tokenize(text[a:b]))]
-    anchors = [(t.start + t.end) / 2 for t in tokenize(text, keep_stopwords=True) if t.norm in qset]
-    return _nearest(inner, anchors)
+    return _nearest(inner, _anchors(qset, text))
 
 
 def measured_span(wanted: re.Pattern, qterms: list[str], text: str) -> tuple[int, int] | None:
     """The percentage / duration (questions.measure) nearest the question's words in ``text``."""
-    toks = tokenize(text, keep_stopwords=True)
-    qset = set(qterms)
-    anchors = [(t.start + t.end) / 2 for t in toks if t.norm in qset]
-    return _nearest([m.span() for m in wanted.finditer(text)], anchors)
+    return _nearest([m.span() for m in wanted.finditer(text)], _anchors(set(qterms), text))
+
+
+def _anchors(qset: set[str], text: str) -> list[float]:
+    """Midpoints of the words of ``text`` that are question terms (exactly), for ``_nearest``."""
+    return [(t.start + t.end) / 2 for t in tokenize(text, keep_stopwords=True) if t.norm in qset]
 
 
 RULE_TYPES = ("who",)  # question types answered by the rule rather than the learned ranker
