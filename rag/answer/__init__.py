@@ -1,0 +1,1 @@
+"""The answer stage: from retrieved chunks to a short answer with citations."""

