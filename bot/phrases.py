@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.answering import ABSTAIN_AR, ABSTAIN_EN
+from rag.answer.extractive import ABSTAIN_AR, ABSTAIN_EN
 from rag.normalize import is_arabic
 
 PHRASES: dict[str, tuple[str, str]] = {

