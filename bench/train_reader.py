@@ -34,7 +34,7 @@ from config import load_settings  # noqa: E402
 from embeddings.model import Embedder  # noqa: E402
 from rag.answer import reader as R  # noqa: E402
 from rag.chunking import split_sentences  # noqa: E402
-from rag.metrics import exact_match, f1  # noqa: E402
+from rag.evaluation.metrics import exact_match, f1  # noqa: E402
 from rag.normalize import tokenize  # noqa: E402
 
 

@@ -3,7 +3,7 @@
     python bench/train_spans.py ../shared/data/arcd/arcd-train.json [--write]
 
 For each question, the sentence of its paragraph that holds the gold answer is cut into
-candidate spans (rag/spans.py); a linear model is fitted so that, within each question,
+candidate spans (rag/answer/span_ranker.py); a linear model is fitted so that, within each question,
 candidates with a high SQuAD F1 against the gold answers score highest (a softmax over the
 candidates with a target sharpened towards the best F1, L2-regularized). The articles are
 cross-validated by title (5 folds) to pick the regularization before the final fit on everything; --write saves the
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import metrics
+from rag.evaluation import metrics
 from rag.chunking import split_sentences
 from rag.normalize import tokenize
-from rag.questions import question_type
-from rag.linear import LinearModel, fit, softmax
-from rag.spans import FEATURES, WEIGHTS_FILE, candidates
+from rag.answer.question import question_type
+from rag.answer.linear import LinearModel, fit, softmax
+from rag.answer.span_ranker import FEATURES, WEIGHTS_FILE, candidates
 
 SHARPNESS = 10.0  # target ∝ exp(SHARPNESS * F1)
 

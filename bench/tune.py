@@ -6,13 +6,13 @@ The articles are split by title into ``--folds`` groups. For each group, all the
 groups are indexed; their questions are the answerable set and the held-out group's questions
 the set to refuse (a larger index than halves would give, since the evidence features shrink as
 the index grows). On the first setup, a grid of fusion weights is compared (hit@1, hit@5,
-sentence_contains). The abstention model (rag/abstention.py) is fitted on all setups but one
+sentence_contains). The abstention model (rag/answer/refusal.py) is fitted on all setups but one
 and checked on that one, in turn, then fitted on all; the printed ``abstain_threshold`` is the
 probability below which ``--max-far`` of the answerable questions fall. The model is then
 checked, not fitted, on ``--small`` corpora the size of the bundled seeds (``--small-size``
 paragraphs of different titles; every other one with each paragraph also republished under
 another title, as syndicated news is). ``--write`` saves the model to
-rag/abstain_weights.json (put the threshold in config/defaults.toml).
+rag/answer/refusal_weights.json (put the threshold in config/defaults.toml).
 Never run this on a test set."""
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 from config import load_settings
-from rag import Sanad, metrics
-from rag import abstention
+from rag import Sanad
+from rag.evaluation import metrics
+from rag.answer import refusal as abstention
 from rag import evaluation as ev
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.reader import Reader

@@ -23,13 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.train_reader import held_out  # noqa: E402
 from config import load_settings  # noqa: E402
-from rag import Sanad, metrics  # noqa: E402
+from rag import Sanad
+from rag.evaluation import metrics  # noqa: E402
 from rag import evaluation as ev  # noqa: E402
 from rag.answer.reader import WEIGHTS_FILE, Reader  # noqa: E402
 from rag.engine import clean_question  # noqa: E402
 from rag.normalize import tokenize  # noqa: E402
-from rag.questions import question_type  # noqa: E402
-from rag.spans import extract_span  # noqa: E402
+from rag.answer.question import question_type  # noqa: E402
+from rag.answer.span_ranker import extract_span  # noqa: E402
 
 
 def collect(sanad: Sanad, reader: Reader, questions: list[ev.Question], k: int) -> list[dict]:

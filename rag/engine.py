@@ -99,7 +99,7 @@ class Sanad:
                 reader=reader, reader_sentences=s.reader_sentences,
             )
             if s.answerer == "llm":
-                from rag.llm import LLMAnswerer
+                from rag.answer.llm import LLMAnswerer
 
                 self._answerer = LLMAnswerer(s, extractive)
             else:

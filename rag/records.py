@@ -42,7 +42,7 @@ class Hit:
 @dataclass(frozen=True)
 class Retrieved:
     """What retrieval hands the answerer: ranked hits plus how the best match stands out
-    from the other candidates (the evidence used for abstention, rag/abstention.py)."""
+    from the other candidates (the evidence used for abstention, rag/answer/refusal.py)."""
 
     hits: list[Hit]
     dense_top: float = 0.0

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rag import abstention
+from rag.answer import refusal as abstention
 from rag.records import Retrieved
 from rag.records import Chunk
 from rag.retrieval import copies, keyword_lead

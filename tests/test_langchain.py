@@ -126,7 +126,7 @@ def test_streamed_answer_grows_then_is_checked(llm, llm_sanad):
 
 
 def test_english_question_gets_an_english_prompt(seeded):
-    from rag.llm import build_messages
+    from rag.answer.llm import build_messages
 
     hits = seeded.search(QUESTION, 2)
     english = build_messages("Who is the Russian interior minister?", hits)

@@ -1,6 +1,6 @@
 import pytest
 
-from rag import metrics
+from rag.evaluation import metrics
 from rag.evaluation import summarize
 
 

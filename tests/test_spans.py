@@ -1,13 +1,14 @@
-"""Answer spans (rag/spans.py) and the linear ranker behind them (rag/linear.py)."""
+"""Answer spans (rag/answer/span_ranker.py) and the linear ranker behind them (rag/answer/linear.py)."""
 
 import json
 
 import numpy as np
 import pytest
 
-from rag.linear import LinearModel, fit, softmax
+from rag.answer.linear import LinearModel, fit, softmax
 from rag.normalize import terms
-from rag.spans import FEATURES, WEIGHTS_FILE, candidates, extract_span, tidy
+from rag.answer.span_ranker import FEATURES, WEIGHTS_FILE, candidates, extract_span
+from rag.answer.span_rules import tidy
 
 
 def span(question: str, text: str) -> str | None:
@@ -21,7 +22,7 @@ def test_when_question_gets_the_date():
 
 
 def test_news_dates_count_as_dates_times_of_day_months_without_a_year_and_relative_years():
-    from rag.questions import DATE
+    from rag.answer.question import DATE
 
     text = ("ستقام الدورة في شهر فبراير من العام القادم، وتعمل القطارات من الساعة الخامسة صباحًا حتى "
             "منتصف الليل، وافتتحت في مايو 2010.")
@@ -47,7 +48,7 @@ def test_share_and_duration_questions_get_a_percentage_and_a_duration():
 
 
 def test_measure_reads_what_the_question_measures():
-    from rag.questions import DURATION, PERCENT, measure
+    from rag.answer.question import DURATION, PERCENT, measure
 
     assert measure("ما هي نسبة المسلمين في البلاد؟") is PERCENT
     assert measure("كم سنة دامت الحرب؟") is DURATION

@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from rag.abstention import AbstentionModel, signals
+from rag.answer.refusal import AbstentionModel, signals
 from rag.answer.reader import Reader
 from rag.normalize import is_arabic, tokenize
-from rag.questions import question_type
+from rag.answer.question import question_type
 from rag.records import Answer, Citation, Hit, Retrieved
-from rag.sentences import Sentence, rank_sentences
-from rag.spans import extract_span
+from rag.answer.sentences import Sentence, rank_sentences
+from rag.answer.span_ranker import extract_span
 
 ABSTAIN_AR = "لا أجد في المصادر المتاحة ما يجيب عن هذا السؤال."
 ABSTAIN_EN = "I could not find the answer to this question in the available sources."
@@ -78,7 +78,7 @@ class ExtractiveAnswerer:
         self.model = model or AbstentionModel.load(reader=reader is not None)
 
     def sentences(self, question: str, hits: list[Hit]) -> list[Sentence]:
-        """The sentences of ``hits``, best first (rag/sentences.py)."""
+        """The sentences of ``hits``, best first (rag/answer/sentences.py)."""
         return rank_sentences(question, hits, self.idf)
 
     def rules_span(self, question: str, text: str) -> tuple[int, int] | None:
@@ -108,7 +108,7 @@ class ExtractiveAnswerer:
         return Choice(best, (sp.start, sp.end), "reader", sp.margin, reader_text, rules_text)
 
     def confidence(self, choice: Choice, retrieved: Retrieved) -> float:
-        """Probability that the passages answer the question (rag/abstention.py)."""
+        """Probability that the passages answer the question (rag/answer/refusal.py)."""
         return self.model.probability(signals(retrieved, choice.sentence.coverage, choice.margin))
 
     def evidence(self, question: str, retrieved: Retrieved) -> dict[str, float] | None:

@@ -17,7 +17,7 @@ from typing import Callable
 
 from rag.chunking import split_sentences
 from rag.normalize import soft_keys, soft_match, tokenize
-from rag.questions import AMOUNT, DATE, focus_term, measure, question_type
+from rag.answer.question import AMOUNT, DATE, focus_term, measure, question_type
 from rag.records import Hit
 
 CONTEXT_CREDIT = 0.5  # a question term found only in the article's title

@@ -30,13 +30,13 @@ from rag.records import Retrieved
 
 FEATURES = ("dense_gap", "coverage", "dense_spread", "keyword_margin")  # the rules-only model
 READER_FEATURES = (*FEATURES, "reader_margin")  # with the trained reader's span margin
-WEIGHTS_FILE = Path(__file__).with_name("abstain_weights.json")
-READER_WEIGHTS_FILE = Path(__file__).with_name("abstain_reader_weights.json")
+WEIGHTS_FILE = Path(__file__).with_name("refusal_weights.json")
+READER_WEIGHTS_FILE = Path(__file__).with_name("refusal_reader_weights.json")
 
 
 def signals(retrieved: Retrieved, coverage: float, reader_margin: float = 0.0) -> dict[str, float]:
     """Every evidence signal for one question: the retrieval evidence, the chosen sentence's
-    idf-weighted coverage of the question (rag/sentences.py) and the reader's span margin."""
+    idf-weighted coverage of the question (rag/answer/sentences.py) and the reader's span margin."""
     r = retrieved
     return {"dense_gap": r.dense_gap, "coverage": coverage, "dense_spread": r.dense_spread,
             "keyword_margin": r.keyword_margin, "reader_margin": reader_margin}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.questions import QUESTION_TYPES
+from rag.answer.question import QUESTION_TYPES
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,97 @@
+"""Evaluation runs: ask every question through the engine and score each answer."""
+
+from __future__ import annotations
+
+import time
+
+from rag.answer.question import question_type
+from rag.engine import QuestionError, Sanad
+from rag.evaluation import metrics
+from rag.evaluation.sets import Question
+
+def run(sanad: Sanad, questions: list[Question], progress: bool = True) -> dict:
+    """Ask every question; return the report (see README "Evaluation")."""
+    rows = []
+    iterator = questions
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(questions, desc="evaluating", unit="q")
+    sanad.ensure_ready()
+    for q in iterator:
+        t0 = time.perf_counter()
+        try:
+            ans = sanad.ask(q.question)
+            error = ""
+        except QuestionError as exc:
+            ans, error = None, str(exc)
+        ms = (time.perf_counter() - t0) * 1000
+        rows.append(_row(q, ans, error, ms))
+    return summarize(rows)
+
+
+def _row(q: Question, ans, error: str, ms: float) -> dict:
+    abstained = True if ans is None else ans.abstained
+    answer_text = "" if ans is None or ans.abstained else ans.answer
+    ranked = [h.chunk.doc_id for h in ans.hits] if ans is not None else []
+    quote = ans.citations[0].quote if ans is not None and ans.citations else ""
+    gold = set(q.sources)
+    rank = metrics.first_gold_rank(ranked, gold) if gold else None
+    row = {
+        "id": q.id,
+        "question": q.question,
+        "type": question_type(q.question),
+        "answerable": q.answerable,
+        "gold_answers": q.answers,
+        "gold_sources": q.sources,
+        "answer": answer_text,
+        "abstained": abstained,
+        "confidence": round(ans.confidence, 4) if ans is not None else None,
+        "cited_chunks": [c.chunk_id for c in ans.citations] if ans is not None else [],
+        "cited_docs": [c.doc_id for c in ans.citations] if ans is not None else [],
+        "ranked_docs": ranked[:10],
+        "gold_rank": rank,
+        "quote": quote,
+        "latency_ms": round(ms, 2),
+        "error": error,
+    }
+    if q.answerable and q.answers:
+        row["exact_match"] = 0.0 if abstained else metrics.exact_match(answer_text, q.answers)
+        row["f1"] = 0.0 if abstained else metrics.f1(answer_text, q.answers)
+        row["sentence_contains"] = 0.0 if abstained else metrics.contains(quote, q.answers)
+    return row
+
+
+def summarize(rows: list[dict]) -> dict:
+    with_gold = [r for r in rows if r["gold_sources"]]
+    ranks = [r["gold_rank"] for r in with_gold]
+    scored = [r for r in rows if "f1" in r]
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    lat = [r["latency_ms"] for r in rows]
+
+    def rnd(x):
+        return None if x is None else round(x, 4)
+
+    return {
+        "questions": len(rows),
+        "retrieval": {
+            "hit@1": rnd(metrics.hit_at(ranks, 1)),
+            "hit@3": rnd(metrics.hit_at(ranks, 3)),
+            "hit@5": rnd(metrics.hit_at(ranks, 5)),
+            "mrr": rnd(metrics.mrr(ranks)),
+        },
+        "answer": {
+            "exact_match": rnd(metrics.mean([r["exact_match"] for r in scored])),
+            "f1": rnd(metrics.mean([r["f1"] for r in scored])),
+            "sentence_contains": rnd(metrics.mean([r["sentence_contains"] for r in scored])),
+        },
+        "abstention": {
+            k: rnd(v)
+            for k, v in metrics.abstention(
+                [r["abstained"] for r in answerable], [r["abstained"] for r in unanswerable]
+            ).items()
+        },
+        "latency_ms": {"p50": rnd(metrics.percentile(lat, 0.5)), "p95": rnd(metrics.percentile(lat, 0.95))},
+        "rows": rows,
+    }

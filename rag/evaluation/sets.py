@@ -1,0 +1,68 @@
+"""Question sets for evaluation runs: the JSONL format (one question a line) and SQuAD v1.1
+(its paragraphs become the articles to index)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.loaders import clean_id
+from rag.records import Article
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    answers: list[str] = field(default_factory=list)
+    answerable: bool = True
+    sources: list[str] = field(default_factory=list)
+
+
+def read_jsonl(path: Path) -> list[Question]:
+    """The fixed question-set format: one JSON object a line."""
+    out = []
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            answers = [str(a) for a in rec.get("answers") or []]
+            out.append(
+                Question(
+                    id=str(rec.get("id", f"line{lineno}")),
+                    question=str(rec["question"]),
+                    answers=answers,
+                    answerable=bool(rec.get("answerable", bool(answers))),
+                    sources=[clean_id(s) for s in rec.get("sources") or []],
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path} line {lineno}: not a question record ({exc})") from None
+    return out
+
+
+def read_squad(path: Path) -> tuple[list[Article], list[Question]]:
+    """SQuAD v1.1: every paragraph an article ``<title>/<index>``, its questions gold on it."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    articles, questions = [], []
+    for entry in data["data"]:
+        title = entry.get("title", "untitled").strip()
+        for i, para in enumerate(entry["paragraphs"]):
+            doc_id = clean_id(f"{title}/{i}")
+            articles.append(Article(doc_id=doc_id, title=title, text=para["context"], source=str(path)))
+            for qa in para["qas"]:
+                answers = [a["text"] for a in qa.get("answers", [])]
+                questions.append(Question(str(qa["id"]), qa["question"], answers, bool(answers), [doc_id]))
+    return articles, questions
+
+
+def read_questions(path: Path) -> list[Question]:
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return read_squad(path)[1]
+    return read_jsonl(path)
+
+
+def as_unanswerable(questions: list[Question]) -> list[Question]:
+    return [Question(f"unanswerable:{q.id}", q.question, [], False, []) for q in questions]
