@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.evaluation import metrics
-from rag.chunking import split_sentences
-from rag.normalize import tokenize
-from rag.answer.question import question_type
 from rag.answer.linear import LinearModel, fit, softmax
+from rag.answer.question import Question, question_type
 from rag.answer.span_ranker import FEATURES, WEIGHTS_FILE, candidates
+from rag.chunking import split_sentences
+from rag.evaluation import metrics
+from rag.normalize import tokenize
 
 SHARPNESS = 10.0  # target ∝ exp(SHARPNESS * F1)
 
@@ -53,8 +53,7 @@ def load(path: Path) -> list[dict]:
             if s_e is None or a0["answer_start"] + len(a0["text"]) > s_e[1] + 1:
                 continue
             sentence = text[s_e[0] : s_e[1]]
-            qterms = list(dict.fromkeys(t.norm for t in tokenize(qa["question"])))
-            c = candidates(qa["question"], qterms, sentence, idf)
+            c = candidates(Question.parse(qa["question"]), sentence, idf)
             if not c.bounds:
                 continue
             f1 = np.array([metrics.f1(sentence[s:e], golds) for s, e in c.bounds])

@@ -29,12 +29,12 @@ import numpy as np
 
 from config import load_settings
 from rag import Sanad
-from rag.evaluation import metrics
-from rag.answer import refusal as abstention
 from rag import evaluation as ev
+from rag.answer import refusal as abstention
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.reader import Reader
 from rag.engine import clean_question
+from rag.evaluation import metrics
 
 NEUTRAL = abstention.AbstentionModel(
     *(np.zeros(len(abstention.FEATURES)), np.ones(len(abstention.FEATURES)), np.zeros(len(abstention.FEATURES))), 0.0

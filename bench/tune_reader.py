@@ -24,13 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.train_reader import held_out  # noqa: E402
 from config import load_settings  # noqa: E402
 from rag import Sanad
-from rag.evaluation import metrics  # noqa: E402
 from rag import evaluation as ev  # noqa: E402
+from rag.answer.question import Question, question_type  # noqa: E402
 from rag.answer.reader import WEIGHTS_FILE, Reader  # noqa: E402
-from rag.engine import clean_question  # noqa: E402
-from rag.normalize import tokenize  # noqa: E402
-from rag.answer.question import question_type  # noqa: E402
 from rag.answer.span_ranker import extract_span  # noqa: E402
+from rag.engine import clean_question  # noqa: E402
+from rag.evaluation import metrics  # noqa: E402
 
 
 def collect(sanad: Sanad, reader: Reader, questions: list[ev.Question], k: int) -> list[dict]:
@@ -47,10 +46,10 @@ def collect(sanad: Sanad, reader: Reader, questions: list[ev.Question], k: int) 
             if len(top) == k:
                 break
         spans = reader.read(text, [s.text for s in top])
-        qterms = [t.norm for t in tokenize(text)]
+        parsed = Question.parse(text)
         cands = []
         for s, sp in zip(top, spans):
-            rule = extract_span(text, qterms, s.text, sanad.idf)
+            rule = extract_span(parsed, s.text, sanad.idf)
             cands.append({
                 "score": s.score, "coverage": s.coverage, "margin": sp.margin, "span_score": sp.score,
                 "reader": s.text[sp.start : sp.end], "rules": s.text[rule[0] : rule[1]] if rule else s.text,

@@ -7,8 +7,7 @@ from __future__ import annotations
 import html
 
 from bot.phrases import phrase
-from rag.chunking import split_sentences
-from rag.records import Answer, Chunk
+from rag import Answer, Chunk, split_sentences
 
 LIMIT = 4096
 RLM = "\u200f"  # right-to-left mark: starts each Arabic line so Telegram lays it out RTL

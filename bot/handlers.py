@@ -12,7 +12,14 @@ from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import ContextTypes
 
-from bot.format import esc, format_answer, format_more, format_passages, format_sources, format_stats
+from bot.format import (
+    esc,
+    format_answer,
+    format_more,
+    format_passages,
+    format_sources,
+    format_stats,
+)
 from bot.phrases import lang_of, phrase
 from bot.service import BotService
 from rag import QuestionError

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rag.answer.extractive import ABSTAIN_AR, ABSTAIN_EN
-from rag.normalize import is_arabic
+from rag import ABSTAIN_AR, ABSTAIN_EN, is_arabic
 
 PHRASES: dict[str, tuple[str, str]] = {
     # key: (Arabic, English)

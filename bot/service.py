@@ -9,13 +9,9 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from config import Settings
-from rag import Answer, IngestReport, Sanad
-from rag.loaders import SUPPORTED
-from rag.records import Article, Chunk
-from rag.store import StateStore
-
 from bot.state import ChatState
+from config import Settings
+from rag import SUPPORTED, Answer, Article, Chunk, IngestReport, Sanad, StateStore
 
 
 class BotService:
@@ -45,28 +41,16 @@ class BotService:
 
     def can_stream(self) -> bool:
         """Stream only with the LLM answerer (the extractive one answers in one go)."""
-        return self.sanad.settings.answerer == "llm" and hasattr(self.sanad.answerer, "stream_answer")
+        return self.sanad.settings.answerer == "llm"
 
     async def ask_streaming(self, question: str, on_text) -> Answer:
         """Like ``ask``, calling ``await on_text(partial)`` as the model's text grows."""
-        from rag.engine import clean_question
-
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
         def produce():
             try:
-                q, notice = clean_question(question, self.settings.max_question_chars)
-                retrieved = self.sanad.retrieve(q)
-                if not retrieved.hits:
-                    final = self.sanad.ask(q)
-                    loop.call_soon_threadsafe(queue.put_nowait, final)
-                    return
-                for item in self.sanad.answerer.stream_answer(q, retrieved):
-                    if isinstance(item, Answer) and notice:
-                        from dataclasses import replace
-
-                        item = replace(item, notice=notice)
+                for item in self.sanad.ask_stream(question):
                     loop.call_soon_threadsafe(queue.put_nowait, item)
             except BaseException as exc:  # handed to the event loop, raised there
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
@@ -95,26 +79,7 @@ class BotService:
 
     async def more(self, question: str) -> Answer:
         """The same question with more citations (for the "more sources" button)."""
-
-        def ask_more():
-            answer = self.sanad.ask(question)
-            extra = []
-            quoted = {(c.doc_id, c.start) for c in answer.citations}
-            for hit in answer.hits:
-                if len(answer.citations) + len(extra) >= 8:
-                    break
-                c = hit.chunk
-                if (c.doc_id, c.start) in quoted:
-                    continue
-                quoted.add((c.doc_id, c.start))
-                from rag.records import Citation
-
-                extra.append(Citation(c.doc_id, c.title, c.chunk_id, c.text, c.start, c.end, round(hit.score, 4)))
-            from dataclasses import replace
-
-            return replace(answer, citations=answer.citations + extra)
-
-        return await self.run(ask_more)
+        return await self.run(self.sanad.more, question)
 
     def upload_problem(self, file_name: str, size: int | None) -> tuple[str, dict] | None:
         """(phrase key, arguments) when an upload must be refused before downloading it."""

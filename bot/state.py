@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 import time
 
-from rag.followup import rewrite
-from rag.store import StateStore
+from rag import StateStore
+from rag import rewrite_followup as rewrite
 
 ANSWERS_KEPT = 50  # answer messages per chat whose question the buttons can still find
 

@@ -4,13 +4,19 @@
     answer = Sanad().ask("من وقع اتفاقية التعاون بين شرطة البلدين؟")
 """
 
-from rag.answer.extractive import Answerer, ExtractiveAnswerer
+from rag.answer.extractive import ABSTAIN_AR, ABSTAIN_EN, Answerer, ExtractiveAnswerer
+from rag.chunking import split_sentences
 from rag.engine import QuestionError, Sanad
-from rag.loaders import LoadError
+from rag.followup import rewrite as rewrite_followup
+from rag.loaders import SUPPORTED, LoadError
+from rag.normalize import is_arabic
 from rag.records import Answer, Article, Chunk, Citation, Hit, IngestReport
-from rag.store import IndexMismatch, StoreError
+from rag.store import IndexMismatch, StateStore, StoreError
 
 __all__ = [
+    "ABSTAIN_AR",
+    "ABSTAIN_EN",
+    "SUPPORTED",
     "Answer",
     "Answerer",
     "Article",
@@ -23,5 +29,9 @@ __all__ = [
     "LoadError",
     "QuestionError",
     "Sanad",
+    "StateStore",
     "StoreError",
+    "is_arabic",
+    "rewrite_followup",
+    "split_sentences",
 ]

@@ -8,7 +8,8 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from config import Settings, load_settings
@@ -19,7 +20,7 @@ from rag.keyword import KeywordIndex
 from rag.loaders import Problem, load_corpus
 from rag.locking import writer_lock
 from rag.normalize import is_arabic, strip_marks
-from rag.records import Answer, Article, Chunk, Hit, IngestReport, Retrieved
+from rag.records import Answer, Article, Chunk, Citation, Hit, IngestReport, Retrieved
 from rag.retrieval import hybrid_search
 from rag.store import VectorStore, chunk_meta
 
@@ -120,17 +121,39 @@ class Sanad:
 
     def ask(self, question: str) -> Answer:
         """Answer ``question`` from the index, citing the passages the answer rests on."""
+        *_, answer = self.ask_stream(question, stream=False)
+        return answer
+
+    def ask_stream(self, question: str, stream: bool = True) -> Iterator[str | Answer]:
+        """Like ``ask``, yielding the answer's text as it grows (an LLM answerer streams; the
+        extractive one answers in one go), then the final ``Answer``."""
         q, notice = clean_question(question, self.settings.max_question_chars)
         self.ensure_ready()
         retrieved = self.retrieve(q)
+        answerer = self.answerer
         if not retrieved.hits:
-            return Answer(q, abstain_message(q), True, [], 0.0, self.answerer.name, notice)
-        answer = self.answerer.answer(q, retrieved)
-        if notice:
-            from dataclasses import replace
+            items: Iterable = [Answer(q, abstain_message(q), True, [], 0.0, answerer.name)]
+        elif stream and hasattr(answerer, "stream_answer"):
+            items = answerer.stream_answer(q, retrieved)
+        else:
+            items = [answerer.answer(q, retrieved)]
+        for item in items:
+            yield replace(item, notice=notice) if notice and isinstance(item, Answer) else item
 
-            answer = replace(answer, notice=notice)
-        return answer
+    def more(self, question: str, citations: int = 8) -> Answer:
+        """The answer to ``question`` with up to ``citations`` citations: after the quoted
+        sentences, the other retrieved passages whole."""
+        answer = self.ask(question)
+        extra = []
+        quoted = {(c.doc_id, c.start) for c in answer.citations}
+        for hit in answer.hits:
+            if len(answer.citations) + len(extra) >= citations:
+                break
+            c = hit.chunk
+            if (c.doc_id, c.start) not in quoted:
+                quoted.add((c.doc_id, c.start))
+                extra.append(Citation(c.doc_id, c.title, c.chunk_id, c.text, c.start, c.end, round(hit.score, 4)))
+        return replace(answer, citations=answer.citations + extra)
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``question`` by hybrid retrieval."""

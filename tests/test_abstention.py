@@ -47,7 +47,9 @@ def test_a_model_fitted_for_other_features_is_refused(tmp_path):
 
 def test_features_read_the_retrieval_evidence_in_order():
     r = Retrieved([], dense_top=0.9, dense_gap=0.12, dense_spread=0.04, keyword_margin=0.3)
-    assert list(abstention.features(r, 0.75)) == pytest.approx([0.12, 0.75, 0.04, 0.3])
+    sig = abstention.signals(r, 0.75, 2.5)
+    assert list(abstention.features(sig)) == pytest.approx([0.12, 0.75, 0.04, 0.3])
+    assert list(abstention.features(sig, abstention.READER_FEATURES)) == pytest.approx([0.12, 0.75, 0.04, 0.3, 2.5])
 
 
 def test_keyword_lead_ignores_the_best_articles_own_chunks():

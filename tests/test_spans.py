@@ -8,11 +8,12 @@ import pytest
 from rag.answer.linear import LinearModel, fit, softmax
 from rag.normalize import terms
 from rag.answer.span_ranker import FEATURES, WEIGHTS_FILE, candidates, extract_span
+from rag.answer.question import Question
 from rag.answer.span_rules import tidy
 
 
 def span(question: str, text: str) -> str | None:
-    got = extract_span(question, terms(question), text, lambda _t: 5.0)
+    got = extract_span(Question.parse(question), text, lambda _t: 5.0)
     return None if got is None else text[got[0] : got[1]]
 
 
@@ -143,7 +144,7 @@ def test_yes_no_question_is_answered_with_the_whole_sentence():
 def test_candidates_never_repeat_the_question_and_offsets_hold():
     q = "ما اسم الشركة التي نفذت مشروع السكة الحديد؟"
     text = "نفذت شركة المسار مشروع السكة الحديد بين المدينتين خلال ثلاث سنوات، وفق الوزارة."
-    c = candidates(q, terms(q), text, lambda _t: 5.0)
+    c = candidates(Question.parse(q), text, lambda _t: 5.0)
     whole = c.X[:, FEATURES.index("whole")] > 0
     qterms = set(terms(q))
     for (s, e), is_whole in zip(c.bounds, whole):

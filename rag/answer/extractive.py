@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from rag.answer.refusal import AbstentionModel, signals
+from rag.answer.question import Question
 from rag.answer.reader import Reader
-from rag.normalize import is_arabic, tokenize
-from rag.answer.question import question_type
-from rag.records import Answer, Citation, Hit, Retrieved
+from rag.answer.refusal import AbstentionModel, signals
 from rag.answer.sentences import Sentence, rank_sentences
 from rag.answer.span_ranker import extract_span
+from rag.normalize import is_arabic
+from rag.records import Answer, Citation, Hit, Retrieved
 
 ABSTAIN_AR = "لا أجد في المصادر المتاحة ما يجيب عن هذا السؤال."
 ABSTAIN_EN = "I could not find the answer to this question in the available sources."
@@ -77,18 +77,15 @@ class ExtractiveAnswerer:
         self.reader_sentences = reader_sentences
         self.model = model or AbstentionModel.load(reader=reader is not None)
 
-    def sentences(self, question: str, hits: list[Hit]) -> list[Sentence]:
+    def sentences(self, question: str | Question, hits: list[Hit]) -> list[Sentence]:
         """The sentences of ``hits``, best first (rag/answer/sentences.py)."""
-        return rank_sentences(question, hits, self.idf)
+        q = question if isinstance(question, Question) else Question.parse(question)
+        return rank_sentences(q, hits, self.idf)
 
-    def rules_span(self, question: str, text: str) -> tuple[int, int] | None:
-        qterms = [t.norm for t in tokenize(question)]
-        return extract_span(question, qterms, text, self.idf)
-
-    def choose(self, question: str, sents: list[Sentence]) -> Choice:
+    def choose(self, q: Question, sents: list[Sentence]) -> Choice:
         """The sentence to answer from and the span of it (see the module docstring)."""
         if self.reader is None:
-            span = self.rules_span(question, sents[0].text)
+            span = extract_span(q, sents[0].text, self.idf)
             best = sents[0]
             return Choice(best, span, "rules", rules_text=best.text[span[0] : span[1]] if span else best.text)
         top: list[Sentence] = []
@@ -97,13 +94,13 @@ class ExtractiveAnswerer:
                 top.append(s)
                 if len(top) == self.reader_sentences:
                     break
-        spans = self.reader.read(question, [s.text for s in top])
+        spans = self.reader.read(q.text, [s.text for s in top])
         i = max(range(len(top)), key=lambda j: spans[j].margin + RANK_WEIGHT * top[j].score)
         best, sp = top[i], spans[i]
-        rule = self.rules_span(question, best.text)
+        rule = extract_span(q, best.text, self.idf)
         rules_text = best.text[rule[0] : rule[1]] if rule else best.text
         reader_text = best.text[sp.start : sp.end]
-        if question_type(question) in RULE_TYPES or not reader_text:
+        if q.type in RULE_TYPES or not reader_text:
             return Choice(best, rule, "rules", sp.margin, reader_text, rules_text)
         return Choice(best, (sp.start, sp.end), "reader", sp.margin, reader_text, rules_text)
 
@@ -113,18 +110,20 @@ class ExtractiveAnswerer:
 
     def evidence(self, question: str, retrieved: Retrieved) -> dict[str, float] | None:
         """The refusal model's inputs for a question (bench/tune.py fits on them)."""
-        sents = self.sentences(question, retrieved.hits)
+        q = Question.parse(question)
+        sents = self.sentences(q, retrieved.hits)
         if not sents:
             return None
-        choice = self.choose(question, sents)
+        choice = self.choose(q, sents)
         return signals(retrieved, choice.sentence.coverage, choice.margin)
 
     def answer(self, question: str, retrieved: Retrieved) -> Answer:
         hits = retrieved.hits
-        sents = self.sentences(question, hits)
+        q = Question.parse(question)
+        sents = self.sentences(q, hits)
         if not sents:
             return Answer(question, abstain_message(question), True, [], 0.0, self.name, hits=hits)
-        choice = self.choose(question, sents)
+        choice = self.choose(q, sents)
         conf = self.confidence(choice, retrieved)
         # chunks re-ranked by their best sentence, the chosen one first; citations quote that sentence
         per_chunk: dict[str, Sentence] = {choice.sentence.hit.chunk.chunk_id: choice.sentence}

@@ -8,6 +8,7 @@ amounts, percentages, durations, reporting verbs)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rag.normalize import normalize
 
@@ -168,3 +169,29 @@ def asks_name(question: str) -> bool:
     """«ما اسم رواية ليلى منصور؟», «ما هو اسم ...»: the answer is a name, often quoted in news."""
     words = _words(question)[:4]
     return question_type(question) in ("what", "other") and any(w in ("اسم", "باسم") for w in words)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question analysed once, passed to every stage of answering (none re-parses the text)."""
+
+    text: str  # as asked (cleaned: rag.engine.clean_question)
+    type: str  # QUESTION_TYPES
+    terms: tuple[str, ...]  # normalized content terms, in order, each once
+    focus: str | None  # the term it asks about (focus_term)
+    measure: re.Pattern | None  # the pattern its answer takes when it names a measure
+    verb: str | None  # the verb whose subject a «من + فعل» question asks for
+    counted: tuple[str, ...]  # the words a «كم + noun» question counts
+    asks_name: bool
+    asks_what_was_said: bool
+
+    @staticmethod
+    def parse(text: str) -> "Question":
+        from rag.normalize import tokenize
+
+        terms = tuple(dict.fromkeys(t.norm for t in tokenize(text)))
+        return Question(
+            text=text, type=question_type(text), terms=terms, focus=focus_term(text, list(terms)),
+            measure=measure(text), verb=asked_verb(text), counted=tuple(counted_noun(text)),
+            asks_name=asks_name(text), asks_what_was_said=asks_what_was_said(text),
+        )

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
+from rag.answer.question import AMOUNT, DATE, Question
 from rag.chunking import split_sentences
 from rag.normalize import soft_keys, soft_match, tokenize
-from rag.answer.question import AMOUNT, DATE, focus_term, measure, question_type
 from rag.records import Hit
 
 CONTEXT_CREDIT = 0.5  # a question term found only in the article's title
@@ -89,12 +89,10 @@ def term_set(text: str) -> frozenset[str]:
     return frozenset(t.norm for t in tokenize(text))
 
 
-def rank_sentences(question: str, hits: list[Hit], idf: Callable[[str], float]) -> list[Sentence]:
+def rank_sentences(q: Question, hits: list[Hit], idf: Callable[[str], float]) -> list[Sentence]:
     """Every sentence of ``hits``, best first."""
-    qterms = list(dict.fromkeys(t.norm for t in tokenize(question)))
-    focus = focus_term(question, qterms)
-    wanted = measure(question)
-    patterns = (wanted,) if wanted else {"when": (DATE,), "howmany": (AMOUNT,)}.get(question_type(question), ())
+    qterms, focus, wanted = list(q.terms), q.focus, q.measure
+    patterns = (wanted,) if wanted else {"when": (DATE,), "howmany": (AMOUNT,)}.get(q.type, ())
     top = hits[0].score if hits else 0.0
     spans = [(hit, s, e) for hit in hits for s, e in split_sentences(hit.chunk.text)]
     vocabulary = set().union(

@@ -16,15 +16,20 @@ from typing import Callable
 
 import numpy as np
 
-from rag.normalize import STOPWORDS, Token, normalize, soft_match, tokenize
 from rag.answer.linear import LinearModel
-from rag.answer.question import (
-    AMOUNT, AMOUNT_WORDS, DATE, asks_name, asks_what_was_said, measure, question_type,
-)
-
+from rag.answer.question import AMOUNT, AMOUNT_WORDS, DATE, Question
 from rag.answer.span_rules import (
-    BREAK, RULE_TYPES, counted_span, measured_span, quoted_span, rule_span, rule_span_at, said_span, tidy,
+    BREAK,
+    RULE_TYPES,
+    counted_span,
+    measured_span,
+    quoted_span,
+    rule_span,
+    rule_span_at,
+    said_span,
+    tidy,
 )
+from rag.normalize import STOPWORDS, Token, normalize, soft_match, tokenize
 
 MAX_SPAN_WORDS = 12
 _LOCATIVE = frozenset(normalize(w) for w in "في إلى الى من داخل قرب شمال جنوب شرق غرب وسط بمدينة مدينة".split())
@@ -51,16 +56,14 @@ class Candidates:
     X: np.ndarray  # (n, len(FEATURES))
 
 
-def candidates(
-    question: str, qterms: list[str], text: str, idf: Callable[[str], float] | None = None
-) -> Candidates:
+def candidates(q: Question, text: str, idf: Callable[[str], float] | None = None) -> Candidates:
     toks: list[Token] = tokenize(text, keep_stopwords=True)
     n = len(toks)
     if n == 0:
         return Candidates([], np.zeros((0, len(FEATURES))))
-    qset = set(qterms)
+    qset = set(q.terms)
     raw = [normalize(text[t.start : t.end]) for t in toks]
-    m = np.array([any(soft_match(t.norm, q, prepositions=False) for q in qset) for t in toks], dtype=bool)
+    m = np.array([any(soft_match(t.norm, term, prepositions=False) for term in qset) for t in toks], dtype=bool)
     st = np.array([r in STOPWORDS for r in raw], dtype=bool)
     brk = np.array([i > 0 and bool(BREAK.search(text[toks[i - 1].end : toks[i].start])) for i in range(n)])
     top = idf("\uffff\uffff") if idf else 1.0  # an unseen term: the largest idf
@@ -180,7 +183,7 @@ def candidates(
     X, A, B, K = X[keep], A[keep], B[keep], K[keep]
     ranges = [r for r, k in zip(ranges, keep) if k]
     bounds = [(toks[a].start, toks[b].end) for a, b in ranges]
-    rule = rule_span_at(question_type(question), text, toks, m.tolist(), st.tolist(), idf)
+    rule = rule_span_at(q.type, text, toks, m.tolist(), st.tolist(), idf)
     if rule is not None:
         inside = np.array([t.start >= rule[0] and t.end <= rule[1] for t in toks])
         cum_rule = np.concatenate([[0], np.cumsum(inside)])
@@ -190,44 +193,40 @@ def candidates(
     return Candidates(bounds, X)
 
 
-def extract_span(
-    question: str, qterms: list[str], text: str, idf: Callable[[str], float] | None = None
-) -> tuple[int, int] | None:
+def extract_span(q: Question, text: str, idf: Callable[[str], float] | None = None) -> tuple[int, int] | None:
     """The answer span of ``text`` (offsets into it, ``tidy``), or None for "use the sentence"."""
-    span = _extract_span(question, qterms, text, idf)
+    span = _extract_span(q, text, idf)
     return None if span is None else tidy(text, span)
 
 
-def _extract_span(
-    question: str, qterms: list[str], text: str, idf: Callable[[str], float] | None = None
-) -> tuple[int, int] | None:
+def _extract_span(q: Question, text: str, idf: Callable[[str], float] | None = None) -> tuple[int, int] | None:
     """``extract_span`` before ``tidy``.
 
     «Who» questions keep the rule: in news they ask for the name beside a role («الوزير
     فلان»), which the rule's apposition handling finds, while ARCD's Wikipedia «who»
     questions mostly ask for a description; the learned ranker would trade the former for
     the latter (0.01 of ARCD-train F1 given up: 0.295 instead of 0.306)."""
-    qtype = question_type(question)
+    qtype = q.type
     if qtype == "yesno":
         return None  # an offline extractor cannot say yes or no: the sentence is the answer
     if qtype in RULE_TYPES:
-        return rule_span(question, qterms, text, idf)
-    if asks_name(question):
-        quoted = quoted_span(qterms, text)
+        return rule_span(q, text, idf)
+    if q.asks_name:
+        quoted = quoted_span(list(q.terms), text)
         if quoted is not None:
             return quoted
-    if asks_what_was_said(question):
+    if q.asks_what_was_said:
         said = said_span(text)
         if said is not None:
             return said
-    wanted = measure(question)
+    wanted = q.measure
     if wanted is not None and wanted.search(text):
-        return measured_span(wanted, qterms, text)
+        return measured_span(wanted, list(q.terms), text)
     if qtype == "howmany":
-        counted = counted_span(question, text)
+        counted = counted_span(q, text)
         if counted is not None:
             return counted
-    cands = candidates(question, qterms, text, idf)
+    cands = candidates(q, text, idf)
     if not cands.bounds:
         return None
     best = int(np.argmax(cands.X @ LinearModel.load(WEIGHTS_FILE, FEATURES).weights(qtype)))

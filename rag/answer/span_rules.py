@@ -9,12 +9,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-
+from rag.answer.question import AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, REPORTING_VERBS, Question
 from rag.normalize import STOPWORDS, Token, normalize, soft_match, stem, tokenize
-from rag.answer.question import (
-    AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, REPORTING_VERBS, asked_verb, counted_noun,
-    focus_term, question_type,
-)
 
 BREAK = re.compile(r"[،,.;؛:!?؟()«»\"\[\]]")
 
@@ -27,21 +23,16 @@ def _nearest(matches: list[tuple[int, int]], anchors: list[int]) -> tuple[int, i
     return min(matches, key=lambda m: min(abs((m[0] + m[1]) / 2 - a) for a in anchors))
 
 
-def rule_span(
-    question: str, qterms: list[str], text: str, idf: Callable[[str], float] | None = None
-) -> tuple[int, int] | None:
+def rule_span(q: Question, text: str, idf: Callable[[str], float] | None = None) -> tuple[int, int] | None:
     """The hand-written rule: for when/how-many questions the date/amount nearest the
     question's words; otherwise a run of unmatched content words next to the matched ones.
     Offsets into ``text``, or None. The learned ranker takes its pick as a feature."""
     toks = tokenize(text, keep_stopwords=True)
     if not toks:
         return None
-    qset = set(qterms)
-    matched = [any(soft_match(t.norm, q, prepositions=False) for q in qset) for t in toks]
+    matched = [any(soft_match(t.norm, term, prepositions=False) for term in q.terms) for t in toks]
     stop = [(w := normalize(text[t.start : t.end])) in STOPWORDS or w in REPORTING_VERBS for t in toks]
-    verb = asked_verb(question)
-    focus = focus_term(question, list(dict.fromkeys(qterms)))
-    return rule_span_at(question_type(question), text, toks, matched, stop, idf, verb, focus)
+    return rule_span_at(q.type, text, toks, matched, stop, idf, q.verb, q.focus)
 
 
 def rule_span_at(
@@ -248,11 +239,11 @@ def _subject_before(
     return None
 
 
-def counted_span(question: str, text: str) -> tuple[int, int] | None:
+def counted_span(q: Question, text: str) -> tuple[int, int] | None:
     """«كم دار نشر شاركت؟» over «... شاركت فيها 900 دار نشر من 32 دولة»: the number right
     before the counted noun, with the noun and the question's words that follow it in both
     («900 دار نشر»). None when the question counts nothing or no number precedes the noun."""
-    counted = [stem(w) for w in counted_noun(question)]
+    counted = [stem(w) for w in q.counted]
     if not counted:
         return None
     toks = tokenize(text, keep_stopwords=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rag.evaluation import metrics
 
+
 def write_report(report: dict, out: Path, title: str = "Sanad evaluation") -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from rag.engine import QuestionError, Sanad
 from rag.evaluation import metrics
 from rag.evaluation.sets import Question
 
+
 def run(sanad: Sanad, questions: list[Question], progress: bool = True) -> dict:
     """Ask every question; return the report (see README "Evaluation")."""
     rows = []

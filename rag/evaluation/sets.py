@@ -10,6 +10,7 @@ from pathlib import Path
 from rag.loaders import clean_id
 from rag.records import Article
 
+
 @dataclass
 class Question:
     id: str
