@@ -96,7 +96,8 @@ def test_a_republished_article_backs_the_answer_instead_of_competing(make_sanad,
 
 
 def test_shipped_model_answers_seeds_questions_and_refuses_others(seeded):
-    threshold = seeded.settings.abstain_threshold
+    threshold = seeded.answerer.threshold  # the reader's own threshold (abstain_threshold_reader)
+    assert threshold == seeded.settings.abstain_threshold_reader
     answerable = ["من هو محافظ البنك المركزي؟", "كم طول خط السكة الحديد السريع؟", "ما سعر الفائدة الذي قرره البنك المركزي؟"]
     other = ["كم عدد سكان الصين؟", "متى سيفتتح مرصد سيوة الفلكي؟"]
     for q in answerable:

@@ -67,6 +67,7 @@ def load_base(base_dir: Path):
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     model = BertForQuestionAnswering.from_pretrained(str(base_dir), dtype="float32")
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
     return model, tokenizer

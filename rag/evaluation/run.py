@@ -56,7 +56,14 @@ def _row(q: Question, ans, error: str, ms: float) -> dict:
         "latency_ms": round(ms, 2),
         "error": error,
     }
+    choice = getattr(ans, "choice", None)
+    if choice is not None:  # the extractive answer stage: whose span, and what the other would say
+        row["span_source"] = choice.source
+        row["reader_answer"], row["rules_answer"] = choice.reader_text, choice.rules_text
     if q.answerable and q.answers:
+        if choice is not None and not abstained:
+            row["f1_reader"] = metrics.f1(choice.reader_text, q.answers) if choice.reader_text else None
+            row["f1_rules"] = metrics.f1(choice.rules_text, q.answers)
         row["exact_match"] = 0.0 if abstained else metrics.exact_match(answer_text, q.answers)
         row["f1"] = 0.0 if abstained else metrics.f1(answer_text, q.answers)
         row["sentence_contains"] = 0.0 if abstained else metrics.contains(quote, q.answers)

