@@ -1,19 +1,22 @@
-"""Tune retrieval weights and fit the abstention model on a SQuAD file (ARCD-train).
+"""Tune retrieval weights and fit both refusal models on a SQuAD file (ARCD-train).
 
-    python bench/tune.py ../shared/data/arcd/arcd-train.json [--index-dir DIR] [--write]
+    python bench/tune.py ../shared/data/arcd/arcd-train.json [--index-dir DIR] [--no-grid] [--write]
 
 The articles are split by title into ``--folds`` groups. For each group, all the other
 groups are indexed; their questions are the answerable set and the held-out group's questions
 the set to refuse (a larger index than halves would give, since the evidence features shrink as
 the index grows). On the first setup, a grid of fusion weights is compared (hit@1, hit@5,
-sentence_contains). The abstention model (rag/answer/refusal.py) is fitted on all setups but one
-and checked on that one, in turn, then fitted on all; the printed ``abstain_threshold`` is the
-probability below which ``--max-far`` of the answerable questions fall. The model is then
-checked, not fitted, on ``--small`` corpora the size of the bundled seeds (``--small-size``
-paragraphs of different titles; every other one with each paragraph also republished under
-another title, as syndicated news is). ``--write`` saves the model to
-rag/answer/refusal_weights.json (put the threshold in config/defaults.toml).
-Never run this on a test set."""
+sentence_contains; ``--no-grid`` skips it). Two refusal models (rag/answer/refusal.py) are
+fitted: "rules" (the answer stage without the reader) and "reader" (with the trained reader's
+margin as a fifth signal; its answerable rows come only from the ARCD-train titles that
+bench/train_reader.py held out, ``--dev-share``, since the reader knows the answers to the
+others). Each is fitted on all setups but one and checked on that one, in turn, then fitted
+on all; the printed threshold is the probability below which ``--max-far`` of the answerable
+questions fall. The models are then checked, not fitted, on ``--small`` corpora the size of
+the bundled seeds (``--small-size`` paragraphs of different titles; every other one with
+each paragraph also republished under another title, as syndicated news is). ``--write``
+saves rag/answer/refusal_weights.json and rag/answer/refusal_reader_weights.json (put the
+printed thresholds in config/defaults.toml). Never run this on a test set."""
 
 from __future__ import annotations
 
@@ -32,8 +35,8 @@ from rag import Sanad
 from rag import evaluation as ev
 from rag.answer import refusal as abstention
 from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.question import clean_question
 from rag.answer.reader import Reader
-from rag.engine import clean_question
 from rag.evaluation import metrics
 
 NEUTRAL = abstention.AbstentionModel(
@@ -127,6 +130,7 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=20, help="setups with a corpus as small as the seeds")
     ap.add_argument("--small-size", type=int, default=8, help="paragraphs in each small setup")
     ap.add_argument("--no-reader", action="store_true", help="fit the rules-only model alone")
+    ap.add_argument("--no-grid", action="store_true", help="skip the fusion-weight comparison")
     ap.add_argument("--dev-share", type=float, default=0.2, help="as given to bench/train_reader.py")
     ap.add_argument("--write", action="store_true",
                     help=f"save the models to {abstention.WEIGHTS_FILE.name} and {abstention.READER_WEIGHTS_FILE.name}")
@@ -152,7 +156,7 @@ def main() -> None:
         if sanad.store.count() == 0:
             sanad.ingest_articles([a for a in articles if a.doc_id in indexed])
         print(f"setup {h}: {len(indexed)} paragraphs indexed; {len(answerable)} answerable, {len(unanswerable)} to refuse")
-        if h == 0:
+        if h == 0 and not args.no_grid:
             best = None
             for wk in (0.3, 0.4, 0.5):
                 sanad.settings = sanad.settings.model_copy(update={"weight_dense": 1 - wk, "weight_keyword": wk})

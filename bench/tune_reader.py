@@ -25,10 +25,13 @@ from bench.train_reader import held_out  # noqa: E402
 from config import load_settings  # noqa: E402
 from rag import Sanad
 from rag import evaluation as ev  # noqa: E402
-from rag.answer.question import Question, question_type  # noqa: E402
+from rag.answer.question import (  # noqa: E402
+    Question,
+    clean_question,  # noqa: E402
+    question_type,
+)
 from rag.answer.reader import WEIGHTS_FILE, Reader  # noqa: E402
 from rag.answer.span_ranker import extract_span  # noqa: E402
-from rag.engine import clean_question  # noqa: E402
 from rag.evaluation import metrics  # noqa: E402
 
 

@@ -5,8 +5,9 @@
 """
 
 from rag.answer.extractive import ABSTAIN_AR, ABSTAIN_EN, Answerer, ExtractiveAnswerer
+from rag.answer.question import QuestionError
 from rag.chunking import split_sentences
-from rag.engine import QuestionError, Sanad
+from rag.engine import Sanad
 from rag.followup import rewrite as rewrite_followup
 from rag.loaders import SUPPORTED, LoadError
 from rag.normalize import is_arabic

@@ -4,10 +4,8 @@ eval, LangChain) goes through it."""
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,11 +13,12 @@ from pathlib import Path
 from config import Settings, load_settings
 from embeddings import Embedder
 from rag.answer.extractive import Answerer, ExtractiveAnswerer, abstain_message
+from rag.answer.question import clean_question
 from rag.chunking import article_hash, chunk_article, passage_text
 from rag.keyword import KeywordIndex
 from rag.loaders import Problem, load_corpus
 from rag.locking import writer_lock
-from rag.normalize import is_arabic, strip_marks
+from rag.normalize import strip_marks
 from rag.records import Answer, Article, Chunk, Citation, Hit, IngestReport, Retrieved
 from rag.retrieval import hybrid_search
 from rag.store import VectorStore, chunk_meta
@@ -29,39 +28,6 @@ log = logging.getLogger(__name__)
 
 LOOKUP_BATCH = 64  # articles whose stored chunks are fetched in one call
 WRITE_BATCHES = 8  # embedding batches per write: fewer, fuller model calls; a crash loses at most one write
-
-
-class QuestionError(ValueError):
-    """A question that cannot be asked (empty, nothing but symbols); the message is for the user."""
-
-
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-
-
-def clean_question(question: str, max_chars: int) -> tuple[str, str]:
-    """(cleaned question, notice). Control and zero-width characters go, white space is
-    folded, an over-long question is cut at ``max_chars`` with a notice."""
-    if not isinstance(question, str):
-        raise QuestionError("the question must be text")
-    q = _INVISIBLE.sub("", question)
-    q = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in q)
-    q = re.sub(r"\s+", " ", q).strip()
-    if not any(c.isalnum() for c in q):
-        raise QuestionError(
-            "السؤال فارغ: اكتب سؤالًا بالكلمات. / The question is empty: please ask with words."
-            if not q or is_arabic(q)
-            else "The question has no words: please ask with words."
-        )
-    notice = ""
-    if len(q) > max_chars:
-        cut = q.rfind(" ", 0, max_chars)
-        q = q[: cut if cut > max_chars // 2 else max_chars]
-        notice = (
-            f"السؤال طويل جدًا، فاقتُصر على أول {len(q)} حرفًا."
-            if is_arabic(q)
-            else f"The question was too long and was cut to its first {len(q)} characters."
-        )
-    return q, notice
 
 
 class Sanad:

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from rag.answer import refusal as abstention
-from rag.records import Retrieved
-from rag.records import Chunk
+from rag.records import Chunk, Retrieved
 from rag.retrieval import copies, keyword_lead
 
 

@@ -13,12 +13,12 @@ import urllib.request
 from html.parser import HTMLParser
 
 import pytest
+from fake_telegram import BOT_ID, BOT_USERNAME, FakeTelegram
 
 from bot.app import TokenMissing, build_application
 from bot.service import BotService
 from config import load_settings
 from rag.records import Answer, Citation, Retrieved
-from fake_telegram import BOT_ID, BOT_USERNAME, FakeTelegram
 
 TOKEN = "123456:TEST-token-that-must-never-be-logged"
 ADMIN = 42

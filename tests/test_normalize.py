@@ -1,4 +1,12 @@
-from rag.normalize import is_arabic, normalize, soft_keys, soft_match, stem, terms, tokenize
+from rag.normalize import (
+    is_arabic,
+    normalize,
+    soft_keys,
+    soft_match,
+    stem,
+    terms,
+    tokenize,
+)
 
 
 def test_strips_tashkeel_and_tatweel():

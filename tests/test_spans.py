@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from rag.answer.linear import LinearModel, fit, softmax
-from rag.normalize import terms
-from rag.answer.span_ranker import FEATURES, WEIGHTS_FILE, candidates, extract_span
 from rag.answer.question import Question
+from rag.answer.span_ranker import FEATURES, WEIGHTS_FILE, candidates, extract_span
 from rag.answer.span_rules import tidy
+from rag.normalize import terms
 
 
 def span(question: str, text: str) -> str | None:

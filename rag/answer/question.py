@@ -8,9 +8,10 @@ amounts, percentages, durations, reporting verbs)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
-from rag.normalize import normalize
+from rag.normalize import is_arabic, normalize
 
 _QWORDS = {
     "when": ("متي", "when"),
@@ -195,3 +196,36 @@ class Question:
             measure=measure(text), verb=asked_verb(text), counted=tuple(counted_noun(text)),
             asks_name=asks_name(text), asks_what_was_said=asks_what_was_said(text),
         )
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked (empty, nothing but symbols); the message is for the user."""
+
+
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def clean_question(question: str, max_chars: int) -> tuple[str, str]:
+    """(cleaned question, notice). Control and zero-width characters go, white space is
+    folded, an over-long question is cut at ``max_chars`` with a notice."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    q = _INVISIBLE.sub("", question)
+    q = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in q)
+    q = re.sub(r"\s+", " ", q).strip()
+    if not any(c.isalnum() for c in q):
+        raise QuestionError(
+            "السؤال فارغ: اكتب سؤالًا بالكلمات. / The question is empty: please ask with words."
+            if not q or is_arabic(q)
+            else "The question has no words: please ask with words."
+        )
+    notice = ""
+    if len(q) > max_chars:
+        cut = q.rfind(" ", 0, max_chars)
+        q = q[: cut if cut > max_chars // 2 else max_chars]
+        notice = (
+            f"السؤال طويل جدًا، فاقتُصر على أول {len(q)} حرفًا."
+            if is_arabic(q)
+            else f"The question was too long and was cut to its first {len(q)} characters."
+        )
+    return q, notice

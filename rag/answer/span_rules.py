@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from rag.answer.question import AMOUNT, AMOUNT_WORDS, DATE, NUMBER_WORD, REPORTING_VERBS, Question
+from rag.answer.question import (
+    AMOUNT,
+    AMOUNT_WORDS,
+    DATE,
+    NUMBER_WORD,
+    REPORTING_VERBS,
+    Question,
+)
 from rag.normalize import STOPWORDS, Token, normalize, soft_match, stem, tokenize
 
 BREAK = re.compile(r"[،,.;؛:!?؟()«»\"\[\]]")
@@ -61,9 +68,22 @@ def rule_span_at(
         subject = _subject_before(text, toks, matched, stop, at) or _subject_after(text, toks, matched, stop, at)
         if subject is not None:
             return subject
+    # who / what / where / other: a run of unmatched content words next to the matched ones
+    runs = _runs(text, toks, matched, stop)
+    if not runs:
+        return None
+    if qtype == "where":
+        placed = _placed_span(text, toks, matched, runs)
+        if placed is not None:
+            return placed
+    ranker = _RunRanker(qtype, text, toks, matched, stop, idf or (lambda _t: 1.0), focus)
+    a, b = min(runs, key=ranker.key)
+    b = min(b, a + RULE_SPAN_WORDS - 1)
+    return toks[a].start, toks[b].end
 
-    # who / what / where / other: a run of unmatched content words next to the matched ones.
-    # Runs break at stop words, punctuation and matched words.
+
+def _runs(text: str, toks: list[Token], matched: list[bool], stop: list[bool]) -> list[tuple[int, int]]:
+    """Runs of unmatched content words; they break at stop words, punctuation and matched words."""
     runs: list[tuple[int, int]] = []
     i = 0
     while i < len(toks):
@@ -80,84 +100,93 @@ def rule_span_at(
             j += 1
         runs.append((i, j))
         i = j + 1
-    if not runs:
+    return runs
+
+
+def _placed_span(text: str, toks: list[Token], matched: list[bool], runs) -> tuple[int, int] | None:
+    """A place follows a locative preposition: the nearest such run to the matched words."""
+
+    def located(run: tuple[int, int]) -> bool:
+        a = run[0]
+        prev = normalize(text[toks[a - 1].start : toks[a - 1].end]) if a > 0 else ""
+        return prev in ("في", "الي", "من", "داخل", "قرب") or _attached_b(text, toks[a])
+
+    placed = [r for r in runs if located(r)]
+    if not placed:
         return None
-    weight = idf or (lambda _t: 1.0)
-    # clusters of matched words (allowing one stop word inside); the heaviest is the anchor
+    anchor_idx = [k for k, m in enumerate(matched) if m]
+    a, b = min(placed, key=lambda r: min(abs(r[0] - k) for k in anchor_idx))
+    b = min(b, a + 2)
+    return toks[a].start, toks[b].end
 
-    members = [i for i in range(len(toks)) if matched[i]]
 
-    def cluster(k: int | None) -> list[int]:
+class _RunRanker:
+    """Orders candidate runs: beside a matched cluster (the heaviest, or the one holding the
+    asked-about word), then by question-type preference, gap and rarity."""
+
+    def __init__(self, qtype, text, toks, matched, stop, weight, focus):
+        self.qtype, self.text, self.toks, self.matched, self.stop = qtype, text, toks, matched, stop
+        self.weight, self.focus = weight, focus
+        self.members = [i for i in range(len(toks)) if matched[i]]
+
+    def _bridge(self, i: int, j: int) -> bool:
+        return j - i - 1 <= 3 and all(self.stop[m] for m in range(i + 1, j))
+
+    def cluster(self, k: int | None) -> list[int]:
         """The matched words of the cluster around token k (stop words may bridge)."""
+        members = self.members
         if k not in members:
             return []
         pos = members.index(k)
         lo = hi = pos
-        while lo > 0 and _bridge(members[lo - 1], members[lo]):
+        while lo > 0 and self._bridge(members[lo - 1], members[lo]):
             lo -= 1
-        while hi + 1 < len(members) and _bridge(members[hi], members[hi + 1]):
+        while hi + 1 < len(members) and self._bridge(members[hi], members[hi + 1]):
             hi += 1
         return members[lo : hi + 1]
 
-    def cluster_mass(k: int | None) -> float:
-        return float(len(cluster(k)))
+    def cluster_mass(self, k: int | None) -> float:
+        return float(len(self.cluster(k)))
 
-    def has_focus(k: int | None) -> bool:
+    def has_focus(self, k: int | None) -> bool:
         """The cluster around token k holds the asked-about word («من هو نظير الوزير؟»: «نظيره»)."""
-        return focus is not None and any(soft_match(toks[i].norm, focus, prepositions=False) for i in cluster(k))
+        return self.focus is not None and any(
+            soft_match(self.toks[i].norm, self.focus, prepositions=False) for i in self.cluster(k)
+        )
 
-    def _bridge(i: int, j: int) -> bool:
-        return j - i - 1 <= 3 and all(stop[m] for m in range(i + 1, j))
-
-    def neighbour(k: int, step: int) -> tuple[int, int | None]:
+    def neighbour(self, k: int, step: int) -> tuple[int, int | None]:
         """(gap, index) of the nearest matched token from k in direction step, over <= 1 stop word."""
+        n, matched, stop = len(self.toks), self.matched, self.stop
         j = k + step
-        if 0 <= j < len(toks) and matched[j]:
+        if 0 <= j < n and matched[j]:
             return 0, j
-        if 0 <= j < len(toks) and stop[j] and 0 <= j + step < len(toks) and matched[j + step]:
+        if 0 <= j < n and stop[j] and 0 <= j + step < n and matched[j + step]:
             return 1, j + step
         return 9, None
 
-    def key(run: tuple[int, int]):
+    def key(self, run: tuple[int, int]):
         a, b = run
-        gap_after, right = neighbour(b, 1)  # run stands before a matched cluster
-        gap_before, left = neighbour(a, -1)  # run follows a matched cluster
+        toks, qtype = self.toks, self.qtype
+        gap_after, right = self.neighbour(b, 1)  # run stands before a matched cluster
+        gap_before, left = self.neighbour(a, -1)  # run follows a matched cluster
         gap = min(gap_after, gap_before)
-        anchor = max(cluster_mass(right), cluster_mass(left))
+        anchor = max(self.cluster_mass(right), self.cluster_mass(left))
         # beside the asked-about word, that side decides («بدعوة من نظيره الإيراني مصطفى محمد نجار»)
-        focused_sides = [(g, k) for g, k in ((gap_before, left), (gap_after, right)) if has_focus(k)]
+        focused_sides = [(g, k) for g, k in ((gap_before, left), (gap_after, right)) if self.has_focus(k)]
         focused = bool(focused_sides)
         if focused:
             gap, k = min(focused_sides)
-            anchor = cluster_mass(k)
-        prev_word = normalize(text[toks[a - 1].start : toks[a - 1].end]) if a > 0 else ""
+            anchor = self.cluster_mass(k)
+        prev_word = normalize(self.text[toks[a - 1].start : toks[a - 1].end]) if a > 0 else ""
         if qtype == "who":
             pref = 0 if b - a >= 1 else 1  # a name beside a role: «فلان وزير ...», «وزير ... فلان»
         elif qtype == "where":
-            pref = 0 if prev_word in ("في", "الي", "من", "ب") or _attached_b(text, toks[a]) else 1
+            pref = 0 if prev_word in ("في", "الي", "من", "ب") or _attached_b(self.text, toks[a]) else 1
         else:
             pref = 0 if left is not None else 1
-        rarity = sum(weight(toks[k].norm) for k in range(a, b + 1)) / (b - a + 1)
+        rarity = sum(self.weight(toks[k].norm) for k in range(a, b + 1)) / (b - a + 1)
         after = qtype == "who" and right is None  # of two names beside a role, the one before it
         return (gap > 1, not focused, -anchor, pref, gap, after, -rarity)
-
-    if qtype == "where":
-        # a place follows a locative preposition: the nearest such run to the matched words
-        def located(run: tuple[int, int]) -> bool:
-            a = run[0]
-            prev = normalize(text[toks[a - 1].start : toks[a - 1].end]) if a > 0 else ""
-            return prev in ("في", "الي", "من", "داخل", "قرب") or _attached_b(text, toks[a])
-
-        placed = [r for r in runs if located(r)]
-        if placed:
-            anchor_idx = [k for k, m in enumerate(matched) if m]
-            a, b = min(placed, key=lambda r: min(abs(r[0] - k) for k in anchor_idx))
-            b = min(b, a + 2)
-            return toks[a].start, toks[b].end
-
-    a, b = min(runs, key=key)
-    b = min(b, a + RULE_SPAN_WORDS - 1)
-    return toks[a].start, toks[b].end
 
 
 def _attached_b(text: str, tok: Token) -> bool:

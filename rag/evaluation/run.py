@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from rag.answer.question import question_type
-from rag.engine import QuestionError, Sanad
+from rag.answer.question import QuestionError, question_type
+from rag.engine import Sanad
 from rag.evaluation import metrics
 from rag.evaluation.sets import Question
 
