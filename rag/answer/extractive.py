@@ -6,7 +6,9 @@ How the two share the work was decided on held-out ARCD-train questions with
 ``bench/tune_reader.py`` (numbers in docs/quality.md): the sentence is the one among the
 ``reader_sentences`` best-ranked whose reader margin (span score over "no answer here") plus
 RANK_WEIGHT x its ranking score is highest; the span is the reader's, except for the question
-types in RULE_TYPES. Without the reader (``reader = false``, or no torch) the best-ranked
+types in RULE_TYPES and where the reader itself scores the rules' span within RULE_SLACK of
+its own best (the reader then agrees the rule's boundaries are about as good, and the rules
+know news conventions such as a name beside its role). Without the reader (``reader = false``, or no torch) the best-ranked
 sentence and the span rules/ranker answer, with their own refusal model."""
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from rag.answer.reader import Reader
 from rag.answer.refusal import AbstentionModel, signals
 from rag.answer.sentences import Sentence, rank_sentences
 from rag.answer.span_ranker import extract_span
+from rag.answer.span_rules import tidy
 from rag.normalize import is_arabic
 from rag.records import Answer, Citation, Hit, Retrieved
 
 ABSTAIN_AR = "لا أجد في المصادر المتاحة ما يجيب عن هذا السؤال."
 ABSTAIN_EN = "I could not find the answer to this question in the available sources."
 
-RANK_WEIGHT = 5.0  # ranking score (0..~1.2) against reader margin (logits) when choosing the sentence
-RULE_TYPES = frozenset({"yesno"})  # question types whose span the rules give even with the reader
+RANK_WEIGHT = 10.0  # ranking score (0..~1.2) against reader margin (logits) when choosing the sentence
+RULE_TYPES = frozenset({"when", "yesno"})  # question types whose span the rules give even with the reader
+RULE_SLACK = 1.0  # a rule's span wins when the reader scores it within this much of its own best span
 
 
 def abstain_message(question: str) -> str:
@@ -94,15 +98,16 @@ class ExtractiveAnswerer:
                 top.append(s)
                 if len(top) == self.reader_sentences:
                     break
-        spans = self.reader.read(q.text, [s.text for s in top])
+        rules = [extract_span(q, s.text, self.idf) for s in top]
+        spans = self.reader.read(q.text, [s.text for s in top], rules)
         i = max(range(len(top)), key=lambda j: spans[j].margin + RANK_WEIGHT * top[j].score)
-        best, sp = top[i], spans[i]
-        rule = extract_span(q, best.text, self.idf)
+        best, sp, rule = top[i], spans[i], rules[i]
         rules_text = best.text[rule[0] : rule[1]] if rule else best.text
-        reader_text = best.text[sp.start : sp.end]
-        if q.type in RULE_TYPES or not reader_text:
+        reader_span = tidy(best.text, (sp.start, sp.end)) if sp.end > sp.start else None
+        reader_text = best.text[reader_span[0] : reader_span[1]] if reader_span else ""
+        if q.type in RULE_TYPES or reader_span is None or (rule and sp.other >= sp.score - RULE_SLACK):
             return Choice(best, rule, "rules", sp.margin, reader_text, rules_text)
-        return Choice(best, (sp.start, sp.end), "reader", sp.margin, reader_text, rules_text)
+        return Choice(best, reader_span, "reader", sp.margin, reader_text, rules_text)
 
     def confidence(self, choice: Choice, retrieved: Retrieved) -> float:
         """Probability that the passages answer the question (rag/answer/refusal.py)."""

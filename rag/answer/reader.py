@@ -39,6 +39,7 @@ class Span:
     end: int
     score: float  # start + end logit
     null: float  # the "no answer here" score (start and end on the first token)
+    other: float = float("-inf")  # the reader's score of another span of the window (``read(..., others)``)
 
     @property
     def margin(self) -> float:
@@ -126,9 +127,22 @@ def encode(tokenizer, questions: list[str], windows: list[str], max_length: int 
     )
 
 
-def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: int = MAX_ANSWER_TOKENS) -> list[Span]:
+def span_score(enc, i: int, starts, ends, span: tuple[int, int]) -> float:
+    """The reader's start + end score of the character span ``span`` of window ``i``: its first
+    and last tokens (-inf when no token of the window lies inside it)."""
+    offsets = enc["offset_mapping"][i].tolist()
+    inside = [k for k, (sid, (a, b)) in enumerate(zip(enc.sequence_ids(i), offsets))
+              if sid == 1 and a < b and a >= span[0] - 1 and b <= span[1] + 1]
+    if not inside:
+        return float("-inf")
+    return float(starts[i, inside[0]] + ends[i, inside[-1]])
+
+
+def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: int = MAX_ANSWER_TOKENS,
+               others: list[tuple[int, int] | None] | None = None) -> list[Span]:
     """The best span of each window (start <= end, at most ``max_tokens``), with offsets
-    into the window's own text, white space trimmed."""
+    into the window's own text, white space trimmed; with ``others``, also the score of that
+    span of each window."""
     starts = start_logits.detach().float().numpy()
     ends = end_logits.detach().float().numpy()
     offsets = enc["offset_mapping"].numpy()
@@ -151,7 +165,9 @@ def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: in
             cs += 1
         while ce > cs and text[ce - 1].isspace():
             ce -= 1
-        out.append(Span(i, cs, ce, float(grid[a, b]), float(starts[i, 0] + ends[i, 0])))
+        other = others[i] if others else None
+        out.append(Span(i, cs, ce, float(grid[a, b]), float(starts[i, 0] + ends[i, 0]),
+                        span_score(enc, i, starts, ends, other) if other else float("-inf")))
     return out
 
 
@@ -178,8 +194,9 @@ class Reader:
         model.eval()
         self._model, self._tokenizer = model, tokenizer
 
-    def read(self, question: str, windows: list[str]) -> list[Span]:
-        """The best span of each window for ``question``."""
+    def read(self, question: str, windows: list[str], others: list[tuple[int, int] | None] | None = None) -> list[Span]:
+        """The best span of each window for ``question`` (and the score of ``others[i]``, a
+        character span of window i, when given)."""
         import torch
 
         if not windows:
@@ -190,4 +207,4 @@ class Reader:
             enc = encode(self._tokenizer, [question] * len(windows), windows)
             with torch.inference_mode():
                 out = self._model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
-            return best_spans(enc, out.start_logits, out.end_logits, windows)
+            return best_spans(enc, out.start_logits, out.end_logits, windows, others=others)
