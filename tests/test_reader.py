@@ -54,7 +54,30 @@ def test_spans_are_exact_slices_of_the_original_window(reader):
         piece = w[s.start : s.end]
         assert 0 <= s.start < s.end <= len(w)
         assert piece == piece.strip() and piece in w
-    assert "نجار" in windows[0][spans[0].start : spans[0].end]
+
+
+def test_best_span_maps_tokens_back_to_the_text_as_written(base_dir):
+    """Logits that point at the tokens of a name give exactly that name, with its tashkeel,
+    tatweel and doubled space, as a slice of the original window."""
+    import torch
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(base_dir))
+    window = "وقَّعَ الوزيرُ مُصْطَفَى محمد  نجـــار الاتفاقية في طهران."
+    name = "مُصْطَفَى محمد  نجـــار"
+    lo = window.index(name)
+    hi = lo + len(name)
+    enc = R.encode(tok, ["من وقع الاتفاقية؟"], [window])
+    offs = enc["offset_mapping"][0].tolist()
+    ctx = [k for k, sid in enumerate(enc.sequence_ids(0)) if sid == 1]
+    first = next(k for k in ctx if offs[k][1] > lo)
+    last = max(k for k in ctx if offs[k][0] < hi)
+    start = torch.full((1, len(offs)), -10.0)
+    end = torch.full((1, len(offs)), -10.0)
+    start[0, first], end[0, last] = 5.0, 5.0
+    (span,) = R.best_spans(enc, start, end, [window])
+    assert window[span.start : span.end] == name
+    assert span.score == 10.0 and span.null == -20.0 and span.margin == 30.0
 
 
 def test_empty_and_overlong_windows_are_read_without_error(reader):

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from rag.answer.question import Question
-from rag.answer.reader import Reader
+from rag.answer.reader import Reader, Span
 from rag.answer.refusal import AbstentionModel, signals
 from rag.answer.sentences import Sentence, rank_sentences
 from rag.answer.span_ranker import extract_span
-from rag.answer.span_rules import tidy
+from rag.answer.span_rules import subject_span, tidy
 from rag.normalize import is_arabic
 from rag.records import Answer, Citation, Hit, Retrieved
 
@@ -105,9 +105,26 @@ class ExtractiveAnswerer:
         rules_text = best.text[rule[0] : rule[1]] if rule else best.text
         reader_span = tidy(best.text, (sp.start, sp.end)) if sp.end > sp.start else None
         reader_text = best.text[reader_span[0] : reader_span[1]] if reader_span else ""
-        if q.type in RULE_TYPES or reader_span is None or (rule and sp.other >= sp.score - RULE_SLACK):
+        if self.rules_win(q, best.text, rule, reader_text, sp):
             return Choice(best, rule, "rules", sp.margin, reader_text, rules_text)
         return Choice(best, reader_span, "reader", sp.margin, reader_text, rules_text)
+
+    @staticmethod
+    def rules_win(q: Question, text: str, rule: tuple[int, int] | None, reader_text: str, sp: Span) -> bool:
+        """Whether the rules' span replaces the reader's: for RULE_TYPES; when the reader scores
+        the rule's span within RULE_SLACK of its best; when the question names the form of its
+        answer (a percentage, a duration) and the sentence has one that the reader's span
+        lacks; and for the subject of the verb a «من + فعل» question asks about."""
+        if q.type in RULE_TYPES or not reader_text:
+            return True
+        if rule is None:
+            return False
+        if sp.other >= sp.score - RULE_SLACK:
+            return True
+        if q.measure is not None and q.measure.search(text) and not q.measure.search(reader_text):
+            return True
+        subject = subject_span(q, text)
+        return subject is not None and subject == rule
 
     def confidence(self, choice: Choice, retrieved: Retrieved) -> float:
         """Probability that the passages answer the question (rag/answer/refusal.py)."""

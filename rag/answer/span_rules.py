@@ -42,6 +42,19 @@ def rule_span(q: Question, text: str, idf: Callable[[str], float] | None = None)
     return rule_span_at(q.type, text, toks, matched, stop, idf, q.verb, q.focus)
 
 
+def subject_span(q: Question, text: str) -> tuple[int, int] | None:
+    """The subject of the verb a «من + فعل» question asks about, when the sentence has that
+    verb («من وقع الاتفاقية؟» -> «رئيسي جهازي الشرطة في كل من البلدين»); else None."""
+    if not q.verb:
+        return None
+    toks = tokenize(text, keep_stopwords=True)
+    matched = [any(soft_match(t.norm, term, prepositions=False) for term in q.terms) for t in toks]
+    stop = [(w := normalize(text[t.start : t.end])) in STOPWORDS or w in REPORTING_VERBS for t in toks]
+    at = [k for k, t in enumerate(toks) if matched[k] and soft_match(t.norm, q.verb, prepositions=False)]
+    span = _subject_before(text, toks, matched, stop, at) or _subject_after(text, toks, matched, stop, at)
+    return tidy(text, span) if span else None
+
+
 def rule_span_at(
     qtype: str,
     text: str,
