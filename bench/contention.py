@@ -1,6 +1,6 @@
 """Question latency when the machine is busy: Sanad and the LangChain baseline side by side.
 
-    python bench/contention.py ../shared/data/arcd/arcd-test.json [--questions 150] [--competitors 0 1 2]
+    python bench/contention.py ../shared/data/arcd/arcd-test.json [--questions 150] [--competitors 0 1 2] [--variants ...]
 
 Each side runs in its own process over the SQuAD file's paragraphs (Sanad: its own index and
 answering, `Sanad.ask`; baseline: RecursiveCharacterTextSplitter + HuggingFaceEmbeddings on the
@@ -110,6 +110,15 @@ def side_baseline(args, cache: Path, home: Path) -> dict:
     return timed(lambda q: store.similarity_search(q, k=5), qs, args.competitors, args.competitor_seconds)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS since it started (VmHWM; ru_maxrss would carry over what the
+    forking parent had)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def answer_only(args, cache: Path, home: Path) -> dict:
     """A process that only answers over an existing index (what `sanad bot` does)."""
     from config import load_settings
@@ -121,7 +130,7 @@ def answer_only(args, cache: Path, home: Path) -> dict:
     t = time.perf_counter()
     for q in questions[:20]:
         sanad.ask(q.question)
-    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    return {"peak_rss_mb": peak_rss_mb(),
             "torch_loaded": "torch" in sys.modules, "ms_per_question": (time.perf_counter() - t) * 50}
 
 
@@ -142,6 +151,8 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=150)
     ap.add_argument("--competitors", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--competitor-seconds", type=float, default=300, help="a competitor stops by itself after this")
+    ap.add_argument("--variants", nargs="+", default=["SANAD_READER_THREADS=1", "SANAD_READER_THREADS=2", "SANAD_READER=false"],
+                    help="Sanad runs, each with these environment settings (comma-separated KEY=VALUE)")
     ap.add_argument("--role", choices=["sanad", "baseline", "answer"], help=argparse.SUPPRESS)
     ap.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--home", type=Path, help=argparse.SUPPRESS)
@@ -153,15 +164,22 @@ def main() -> None:
     cache = Path(tempfile.mkdtemp(prefix="bench-cache-"))
     model_dir(cache)
     homes = {side: Path(tempfile.mkdtemp(prefix=f"bench-{side}-")) for side in ("baseline", "sanad")}
-    res = {side: run_child(args, side, cache, homes[side]) for side in ("baseline", "sanad")}
-    print(f"question latency, {args.questions} questions (ms)")
-    print(f"{'competitors':<12}{'baseline p50':>14}{'sanad p50':>11}{'ratio':>7}{'baseline p95':>14}{'sanad p95':>11}")
+    res = {"baseline": run_child(args, "baseline", cache, homes["baseline"])}
+    for v in args.variants:
+        env = dict(kv.split("=", 1) for kv in v.split(","))
+        res[v] = run_child(args, "sanad", cache, homes["sanad"], env)
+    print(f"question latency, {args.questions} questions, ms (p50 / p95); ratio = p50 / baseline p50")
+    head = f"{'competitors':<12}{'baseline':>16}" + "".join(f"{('sanad ' + v)[:34]:>36}" for v in args.variants)
+    print(head)
     for level in map(str, args.competitors):
-        b, s = res["baseline"][level], res["sanad"][level]
-        print(f"{level:<12}{b['p50']:>14.1f}{s['p50']:>11.1f}{s['p50'] / b['p50']:>7.2f}{b['p95']:>14.1f}{s['p95']:>11.1f}")
-    q0 = res["sanad"][str(args.competitors[0])]["p50"]
-    for level in map(str, args.competitors[1:]):
-        print(f"sanad p50 with {level} competitor(s) / quiet: {res['sanad'][level]['p50'] / q0:.2f}x")
+        b = res["baseline"][level]
+        cells = "".join(f"{res[v][level]['p50']:>14.1f} / {res[v][level]['p95']:>7.1f} ({res[v][level]['p50'] / b['p50']:.2f}x)"
+                        .rjust(36) for v in args.variants)
+        print(f"{level:<12}{b['p50']:>8.1f} / {b['p95']:>5.1f}{cells}")
+    for v in args.variants:
+        q0 = res[v][str(args.competitors[0])]["p50"]
+        rel = ", ".join(f"{lv} competitor(s) {res[v][lv]['p50'] / q0:.2f}x" for lv in map(str, args.competitors[1:]))
+        print(f"sanad {v}: p50 against quiet: {rel}")
     for reader in ("true", "false"):
         a = run_child(args, "answer", cache, homes["sanad"], {"SANAD_READER": reader})
         print(f"answer-only process, reader={reader}: peak RSS {a['peak_rss_mb']:.0f} MB, torch loaded: "
