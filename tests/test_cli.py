@@ -80,6 +80,13 @@ def test_eval_over_the_seeds_writes_the_report(env, tmp_path):
     assert report["abstention"]["recall"] == 1.0 and report["abstention"]["false_abstain_rate"] == 0.0
     rows = {r["id"]: r for r in report["rows"]}
     assert [rows[q]["exact_match"] for q in ("s1", "s2", "s3", "s4", "s7", "s8")] == [1.0] * 6
-    assert (tmp_path / "report.md").read_text().startswith("# ")
+    md = (tmp_path / "report.md").read_text()
+    assert md.startswith("# ")
+    # reader vs rules: whose span each answer took, and what the other would have scored
+    assert "| type | n | f1 | F1 (reader) | F1 (rules) | reader share |" in md
+    assert "span F1 >= 0.5: the reader's span" in md
+    answered = [r for r in report["rows"] if r["answerable"] and not r["abstained"]]
+    assert {r["span_source"] for r in answered} <= {"reader", "rules"} and "reader" in {r["span_source"] for r in answered}
+    assert all(0.0 <= r["f1_rules"] <= 1.0 for r in answered)
     assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads(out.stdout)["questions"] == 8
