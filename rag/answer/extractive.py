@@ -72,7 +72,7 @@ class ExtractiveAnswerer:
         citations: int = 3,
         model: AbstentionModel | None = None,
         reader: Reader | None = None,
-        reader_sentences: int = 3,
+        reader_sentences: int = 2,
     ):
         self.idf = idf
         self.threshold = threshold
