@@ -126,18 +126,21 @@ class ExtractiveAnswerer:
         subject = subject_span(q, text)
         return subject is not None and subject == rule
 
+    @staticmethod
+    def signals(choice: Choice, retrieved: Retrieved) -> dict[str, float]:
+        """The refusal model's inputs: the retrieval evidence, the chosen sentence's coverage
+        and the reader's margin (rag/answer/refusal.py)."""
+        return signals(retrieved, choice.sentence.coverage, choice.margin)
+
     def confidence(self, choice: Choice, retrieved: Retrieved) -> float:
         """Probability that the passages answer the question (rag/answer/refusal.py)."""
-        return self.model.probability(signals(retrieved, choice.sentence.coverage, choice.margin))
+        return self.model.probability(self.signals(choice, retrieved))
 
     def evidence(self, question: str, retrieved: Retrieved) -> dict[str, float] | None:
         """The refusal model's inputs for a question (bench/tune.py fits on them)."""
         q = Question.parse(question)
         sents = self.sentences(q, retrieved.hits)
-        if not sents:
-            return None
-        choice = self.choose(q, sents)
-        return signals(retrieved, choice.sentence.coverage, choice.margin)
+        return self.signals(self.choose(q, sents), retrieved) if sents else None
 
     def answer(self, question: str, retrieved: Retrieved) -> Answer:
         hits = retrieved.hits

@@ -34,12 +34,25 @@ def rule_span(q: Question, text: str, idf: Callable[[str], float] | None = None)
     """The hand-written rule: for when/how-many questions the date/amount nearest the
     question's words; otherwise a run of unmatched content words next to the matched ones.
     Offsets into ``text``, or None. The learned ranker takes its pick as a feature."""
-    toks = tokenize(text, keep_stopwords=True)
+    toks, matched, stop = _marked(q, text)
     if not toks:
         return None
+    return rule_span_at(q.type, text, toks, matched, stop, idf, q.verb, q.focus)
+
+
+def _marked(q: Question, text: str) -> tuple[list[Token], list[bool], list[bool]]:
+    """The sentence's tokens, which match a question term, which are stop words (reporting
+    verbs count as stop words here)."""
+    toks = tokenize(text, keep_stopwords=True)
     matched = [any(soft_match(t.norm, term, prepositions=False) for term in q.terms) for t in toks]
     stop = [(w := normalize(text[t.start : t.end])) in STOPWORDS or w in REPORTING_VERBS for t in toks]
-    return rule_span_at(q.type, text, toks, matched, stop, idf, q.verb, q.focus)
+    return toks, matched, stop
+
+
+def _verb_subject(text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb: str):
+    """The subject of ``verb`` where the sentence has it, before it or after it; else None."""
+    at = [k for k, t in enumerate(toks) if matched[k] and soft_match(t.norm, verb, prepositions=False)]
+    return _subject_before(text, toks, matched, stop, at) or _subject_after(text, toks, matched, stop, at)
 
 
 def subject_span(q: Question, text: str) -> tuple[int, int] | None:
@@ -47,11 +60,7 @@ def subject_span(q: Question, text: str) -> tuple[int, int] | None:
     verb («من وقع الاتفاقية؟» -> «رئيسي جهازي الشرطة في كل من البلدين»); else None."""
     if not q.verb:
         return None
-    toks = tokenize(text, keep_stopwords=True)
-    matched = [any(soft_match(t.norm, term, prepositions=False) for term in q.terms) for t in toks]
-    stop = [(w := normalize(text[t.start : t.end])) in STOPWORDS or w in REPORTING_VERBS for t in toks]
-    at = [k for k, t in enumerate(toks) if matched[k] and soft_match(t.norm, q.verb, prepositions=False)]
-    span = _subject_before(text, toks, matched, stop, at) or _subject_after(text, toks, matched, stop, at)
+    span = _verb_subject(text, *_marked(q, text), q.verb)
     return tidy(text, span) if span else None
 
 
@@ -77,8 +86,7 @@ def rule_span_at(
     if qtype in ("why", "how", "yesno") or not any(matched):
         return None
     if verb:
-        at = [k for k, t in enumerate(toks) if matched[k] and soft_match(t.norm, verb, prepositions=False)]
-        subject = _subject_before(text, toks, matched, stop, at) or _subject_after(text, toks, matched, stop, at)
+        subject = _verb_subject(text, toks, matched, stop, verb)
         if subject is not None:
             return subject
     # who / what / where / other: a run of unmatched content words next to the matched ones
