@@ -184,6 +184,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--ckpt-every", type=int, default=50, help="steps between checkpoints")
     ap.add_argument("--limit", type=int, default=0, help="train on the first N examples only (smoke runs)")
+    ap.add_argument("--init", default="", help="start from these reader weights (a second stage over a finished run)")
     args = ap.parse_args(argv)
 
     import torch
@@ -195,6 +196,8 @@ def main(argv=None):
     base_dir = Path(Embedder(load_settings()).model_path())
     base = R.base_sha256(base_dir)
     model, tokenizer = R.load_base(base_dir)
+    if args.init:
+        print(f"starting from {args.init}: {R.load_weights(model, Path(args.init), base)}", flush=True)
     names = set(R.trained_names(model))
     for k, p in model.named_parameters():
         p.requires_grad = k in names
@@ -271,6 +274,7 @@ def main(argv=None):
                 loss_sum, loss_n = 0.0, 0
         # a resumed epoch ends here; the next one starts at its first batch
     R.save_weights(model, Path(args.out), base, {"train": [Path(p).name for p in args.train], "steps": total,
+                                                  "init": Path(args.init).name if args.init else "",
                                                   **evaluate(model, tokenizer, dev)})
     print(f"wrote {args.out}", flush=True)
 

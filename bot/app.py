@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from telegram import BotCommand, Update
@@ -27,11 +29,30 @@ class TokenMissing(RuntimeError):
     pass
 
 
+async def _follow_loop(svc: BotService, every: float) -> None:
+    """Poll the followed feeds every ``every`` seconds while the bot runs. What was seen is in
+    the store, so a restarted bot (or several bot processes) carries on without re-ingesting."""
+    while True:
+        try:
+            await svc.poll_feeds()
+        except Exception:  # a store or network failure: logged, tried again at the next poll
+            log.exception("feed poll failed")
+        await asyncio.sleep(every)
+
+
 async def _post_init(app: Application) -> None:
     await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS_AR])
+    svc: BotService = app.bot_data["service"]
+    if svc.settings.follow_in_bot:
+        app.bot_data["follow_task"] = asyncio.create_task(_follow_loop(svc, svc.settings.follow_every))
 
 
 async def _post_shutdown(app: Application) -> None:
+    task = app.bot_data.pop("follow_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     svc = app.bot_data.get("service")
     if svc is not None:
         svc.close()
@@ -60,6 +81,9 @@ def build_application(svc: BotService, settings: Settings | None = None) -> Appl
     app.add_handler(CommandHandler("stats", handlers.stats))
     app.add_handler(CommandHandler("reset", handlers.reset))
     app.add_handler(CommandHandler("ingest", handlers.ingest_reply))
+    app.add_handler(CommandHandler("follow", handlers.follow))
+    app.add_handler(CommandHandler("unfollow", handlers.unfollow))
+    app.add_handler(CommandHandler("feeds", handlers.feeds))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.question))
     app.add_handler(MessageHandler(filters.Document.ALL, handlers.document))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.Document.ALL & ~filters.StatusUpdate.ALL, handlers.not_text))

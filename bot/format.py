@@ -5,9 +5,10 @@ boundaries and never inside a tag."""
 from __future__ import annotations
 
 import html
+from urllib.parse import urlsplit
 
 from bot.phrases import phrase
-from rag import Answer, Chunk, split_sentences
+from rag import Answer, Chunk, Citation, split_sentences
 
 LIMIT = 4096
 RLM = "\u200f"  # right-to-left mark: starts each Arabic line so Telegram lays it out RTL
@@ -77,6 +78,21 @@ def _text_blocks(prefix_html: str, text: str, rtl: bool, wrap: tuple[str, str] =
     return out
 
 
+def _heading(i: int, c: Citation | Chunk, rtl: bool) -> str:
+    """[i] title · date (the article's, when known)."""
+    date = f" · {_iso(esc(c.date), rtl)}" if c.date else ""
+    return _line(f"<b>[{i}] {esc(c.title)}</b>{date}", rtl)
+
+
+def _reference(c: Citation | Chunk, rtl: bool) -> str:
+    """The passage id, and a link to the article's page when it came from the web."""
+    ref = f"<code>{_iso(esc(c.chunk_id), rtl)}</code>"
+    if c.url:
+        link = f'<a href="{html.escape(c.url, quote=True)}">{esc(urlsplit(c.url).netloc or c.url)}</a>'
+        ref = f"{ref} {_iso(link, rtl)}"
+    return _line(ref, rtl)
+
+
 def format_answer(answer: Answer, lang: str) -> list[str]:
     """The reply to a question: the answer, then numbered sources. Returns messages."""
     rtl = lang == "ar"
@@ -90,9 +106,9 @@ def format_answer(answer: Answer, lang: str) -> list[str]:
     if answer.citations:
         blocks.append(_line(f"<b>{esc(phrase('sources', lang))}</b>", rtl))
     for i, c in enumerate(answer.citations, 1):
-        head = _line(f"<b>[{i}] {esc(c.title)}</b>", rtl)
+        head = _heading(i, c, rtl)
         quote = _text_blocks("", f"«{c.quote}»", rtl, ("<i>", "</i>"))
-        ref = _line(f"<code>{_iso(esc(c.chunk_id), rtl)}</code>", rtl)
+        ref = _reference(c, rtl)
         blocks.append("\n".join([head, quote[0], ref]) if len(quote) == 1 else head)
         if len(quote) > 1:
             blocks += quote + [ref]
@@ -103,7 +119,7 @@ def format_passages(chunks: list[Chunk], lang: str) -> list[str]:
     rtl = lang == "ar"
     blocks: list[str] = []
     for i, c in enumerate(chunks, 1):
-        blocks.append(_line(f"<b>[{i}] {esc(c.title)}</b> <code>{_iso(esc(c.chunk_id), rtl)}</code>", rtl))
+        blocks.append(f"{_heading(i, c, rtl)}\n{_reference(c, rtl)}")
         blocks += _text_blocks("", c.text, rtl)
     if not blocks:
         blocks.append(_line(esc(phrase("no_passages", lang)), rtl))
@@ -120,9 +136,9 @@ def format_more(answer: Answer, skip: int, lang: str) -> list[str]:
         blocks.append(
             "\n".join(
                 [
-                    _line(f"<b>[{i}] {esc(c.title)}</b>", rtl),
+                    _heading(i, c, rtl),
                     _line(f"<i>{esc('«' + c.quote[:1500] + '»')}</i>", rtl),
-                    _line(f"<code>{_iso(esc(c.chunk_id), rtl)}</code>", rtl),
+                    _reference(c, rtl),
                 ]
             )
         )
@@ -152,3 +168,18 @@ def format_stats(stats: dict, lang: str) -> str:
         (phrase("stat_age", lang), age_text),
     ]
     return "\n".join(_line(f"<b>{esc(k)}:</b> {_iso(esc(str(v)), rtl)}", rtl) for k, v in rows)
+
+
+def format_feeds(rows: list[dict], lang: str) -> str:
+    """The followed feeds: URL, last poll, articles brought, last error."""
+    import time
+
+    rtl = lang == "ar"
+    if not rows:
+        return _line(esc(phrase("no_feeds", lang)), rtl)
+    lines = [_line(f"<b>{esc(phrase('feeds', lang))}</b>", rtl)]
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(r["last_poll"])) + " UTC" if r["last_poll"] else phrase("never", lang)
+        error = f" ⚠ {esc(r['last_error'][:200])}" if r["last_error"] else ""
+        lines.append(_line(f"• {_iso(esc(r['url']), rtl)} · {_iso(esc(when), rtl)} · {r['articles']}{error}", rtl))
+    return "\n".join(lines)

@@ -15,6 +15,7 @@ from telegram.ext import ContextTypes
 from bot.format import (
     esc,
     format_answer,
+    format_feeds,
     format_more,
     format_passages,
     format_sources,
@@ -167,13 +168,21 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send(update.effective_message, format_stats(st, lang))
 
 
+async def admin(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str) -> bool:
+    """True for an admin; everyone else is told the command is for admins."""
+    user = update.effective_user
+    if service(context).is_admin(user.id if user else None):
+        return True
+    await send(update.effective_message, phrase("admin_only", lang))
+    return False
+
+
 async def ingest_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/ingest as a reply to a text message adds that text as an article (admins only)."""
     msg, user = update.effective_message, update.effective_user
     lang = user_lang(update)
     svc = service(context)
-    if not svc.is_admin(user.id if user else None):
-        await send(msg, phrase("admin_only", lang))
+    if not await admin(update, context, lang):
         return
     target = msg.reply_to_message
     if target is None or not (target.text or target.caption):
@@ -182,6 +191,41 @@ async def ingest_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     doc_id = f"telegram-{target.chat.id}-{target.message_id}"
     report = await svc.ingest_text(doc_id, target.text or target.caption, source=f"Telegram message by {user.id}")
     await send(msg, phrase("ingested", lang, summary=report.summary()))
+
+
+async def follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/follow FEED_URL: follow a news feed and poll it once (admins only)."""
+    lang = user_lang(update)
+    if not await admin(update, context, lang):
+        return
+    if len(context.args or []) != 1:
+        await send(update.effective_message, phrase("follow_usage", lang))
+        return
+    url = context.args[0]
+    try:
+        report = await service(context).follow(url)
+    except ValueError:
+        await send(update.effective_message, phrase("follow_usage", lang))
+        return
+    if report is None:
+        await send(update.effective_message, phrase("already_following", lang))
+        return
+    await send(update.effective_message, phrase("following", lang, url=esc(url), report=esc(report.line())))
+
+
+async def unfollow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    lang = user_lang(update)
+    if not await admin(update, context, lang):
+        return
+    url = (context.args or [""])[0]
+    done = bool(url) and await service(context).unfollow(url)
+    await send(update.effective_message, phrase("unfollowed", lang, url=esc(url)) if done else phrase("not_following", lang))
+
+
+async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    lang = user_lang(update)
+    if await admin(update, context, lang):
+        await send(update.effective_message, format_feeds(await service(context).feeds(), lang))
 
 
 # --- messages ------------------------------------------------------------------------

@@ -15,10 +15,12 @@ PHRASES: dict[str, tuple[str, str]] = {
     "help": (
         "اكتب سؤالًا بالعربية وسأجيب مع ذكر المصادر.\n"
         "/sources قائمة المقالات\n/stats إحصاءات الفهرس\n/reset نسيان المحادثة\n"
-        "المشرفون: أرسل ملف .txt أو .md أو .html أو .jsonl لإضافة مقال، أو رد على رسالة بالأمر /ingest.",
+        "المشرفون: أرسل ملف .txt أو .md أو .html أو .jsonl لإضافة مقال، أو رد على رسالة بالأمر /ingest؛ "
+        "‏/follow رابط_خلاصة لمتابعة خلاصة أخبار، ‏/unfollow رابط لإيقافها، ‏/feeds الخلاصات المتابَعة.",
         "Ask a question and I will answer with sources.\n"
         "/sources list of articles\n/stats index statistics\n/reset forget this conversation\n"
-        "Admins: send a .txt, .md, .html or .jsonl file to add an article, or reply /ingest to a message.",
+        "Admins: send a .txt, .md, .html or .jsonl file to add an article, or reply /ingest to a message; "
+        "/follow FEED_URL follows a news feed, /unfollow URL stops, /feeds lists them.",
     ),
     "answer": ("الجواب:", "Answer:"),
     "sources": ("المصادر:", "Sources:"),
@@ -61,6 +63,17 @@ PHRASES: dict[str, tuple[str, str]] = {
         "رد بالأمر /ingest على رسالة نصية لإضافتها مقالًا.",
         "Reply /ingest to a text message to add it as an article.",
     ),
+    "follow_usage": (
+        "اكتب رابط خلاصة RSS أو Atom بعد الأمر، مثلًا: /follow https://example.org/rss",
+        "Give an RSS or Atom feed URL after the command, e.g. /follow https://example.org/rss",
+    ),
+    "following": ("أتابع الآن {url}\n{report}", "Now following {url}\n{report}"),
+    "already_following": ("أتابع هذه الخلاصة من قبل.", "That feed is already followed."),
+    "unfollowed": ("أوقفت متابعة {url}. المقالات المضافة منها باقية.", "No longer following {url}; its articles stay."),
+    "not_following": ("لا أتابع هذا الرابط.", "That URL is not followed."),
+    "no_feeds": ("لا توجد خلاصات متابَعة.", "No feeds are followed."),
+    "feeds": ("الخلاصات المتابَعة", "Followed feeds"),
+    "never": ("لم تُقرأ بعد", "not polled yet"),
 }
 
 
@@ -81,4 +94,7 @@ COMMANDS_AR = [
     ("stats", "إحصاءات الفهرس"),
     ("reset", "نسيان المحادثة"),
     ("ingest", "إضافة رسالة مقالًا (للمشرفين)"),
+    ("follow", "متابعة خلاصة أخبار (للمشرفين)"),
+    ("unfollow", "إيقاف متابعة خلاصة (للمشرفين)"),
+    ("feeds", "الخلاصات المتابَعة (للمشرفين)"),
 ]

@@ -5,22 +5,35 @@ between messages is in the store (bot/state.py), not in the process."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bot.state import ChatState
 from config import Settings
-from rag import SUPPORTED, Answer, Article, Chunk, IngestReport, Sanad, StateStore
+from rag import (
+    SUPPORTED,
+    Answer,
+    Article,
+    Chunk,
+    Follower,
+    IngestReport,
+    PollReport,
+    Sanad,
+    StateStore,
+)
+
+log = logging.getLogger(__name__)
 
 
 class BotService:
     def __init__(self, sanad: Sanad, settings: Settings | None = None):
         self.sanad = sanad
         self.settings = settings or sanad.settings
-        self.state = ChatState(
-            StateStore(sanad.settings), self.settings.bot_history_turns, self.settings.bot_user_rate_per_minute
-        )
+        store = StateStore(sanad.settings)
+        self.state = ChatState(store, self.settings.bot_history_turns, self.settings.bot_user_rate_per_minute)
+        self.follower = Follower(sanad, state=store)
         self.executor = ThreadPoolExecutor(max_workers=self.settings.bot_workers, thread_name_prefix="sanad")
 
     # --- rules ----------------------------------------------------------------------
@@ -103,5 +116,23 @@ class BotService:
         article = Article(doc_id=doc_id, title=title, text=text, source=source)
         return await self.run(self.sanad.ingest_articles, [article])
 
+    # --- feeds (admins) -------------------------------------------------------------------
+    async def follow(self, url: str) -> PollReport | None:
+        """Add a feed and poll it once; None when it was already followed."""
+        if not await self.run(self.follower.follow, url):
+            return None
+        return await self.run(self.follower.poll, url.strip())
+
+    async def unfollow(self, url: str) -> bool:
+        return await self.run(self.follower.unfollow, url)
+
+    async def feeds(self) -> list[dict]:
+        return await self.run(self.follower.status)
+
+    async def poll_feeds(self) -> list[PollReport]:
+        """One poll of every followed feed (the bot's follow loop, bot/app.py)."""
+        return await self.run(self.follower.poll_all, lambda line: log.warning("feed poll: %s", line))
+
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.follower.fetcher.close()

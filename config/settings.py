@@ -16,6 +16,7 @@ from pydantic_settings import (
 )
 
 IdList = Annotated[list[int], NoDecode]
+UrlList = Annotated[list[str], NoDecode]
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
@@ -62,6 +63,20 @@ class Settings(BaseSettings):
     reader_threads: int = Field(ge=0)
     reader_sentences: int = Field(gt=0)
     max_question_chars: int = Field(gt=0)
+    recency_margin: float = Field(ge=0)
+
+    # --- live news: pages and feeds ---------------------------------------------------
+    feeds: UrlList
+    follow_every: float = Field(gt=0)
+    follow_in_bot: bool
+    feed_max_items: int = Field(gt=0)
+    fetch_timeout: float = Field(gt=0)
+    fetch_retries: int = Field(ge=0)
+    fetch_host_delay: float = Field(ge=0)
+    fetch_max_bytes: int = Field(gt=0)
+    fetch_max_redirects: int = Field(ge=0)
+    fetch_user_agent: str
+    min_article_chars: int = Field(ge=0)
 
     # --- LLM answerer -----------------------------------------------------------------
     llm_base_url: str
@@ -93,6 +108,13 @@ class Settings(BaseSettings):
     def _id_list(cls, v):
         if isinstance(v, str):
             return [int(x) for x in v.replace(" ", ",").split(",") if x.strip()]
+        return v
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _url_list(cls, v):
+        if isinstance(v, str):
+            return [x for x in v.replace(",", " ").split() if x]
         return v
 
     @property

@@ -8,11 +8,13 @@ from rag.answer.extractive import ABSTAIN_AR, ABSTAIN_EN, Answerer, ExtractiveAn
 from rag.answer.question import QuestionError
 from rag.chunking import split_sentences
 from rag.engine import Sanad
+from rag.feeds import Follower, PollReport, parse_interval
 from rag.followup import rewrite as rewrite_followup
 from rag.loaders import SUPPORTED, LoadError
 from rag.normalize import is_arabic
 from rag.records import Answer, Article, Chunk, Citation, Hit, IngestReport
 from rag.store import IndexMismatch, StateStore, StoreError
+from rag.web import FetchError
 
 __all__ = [
     "ABSTAIN_AR",
@@ -24,15 +26,19 @@ __all__ = [
     "Chunk",
     "Citation",
     "ExtractiveAnswerer",
+    "FetchError",
+    "Follower",
     "Hit",
     "IndexMismatch",
     "IngestReport",
     "LoadError",
+    "PollReport",
     "QuestionError",
     "Sanad",
     "StateStore",
     "StoreError",
     "is_arabic",
+    "parse_interval",
     "rewrite_followup",
     "split_sentences",
 ]

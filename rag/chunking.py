@@ -79,6 +79,8 @@ def chunk_article(article: Article, max_chars: int, overlap_sentences: int = 1) 
                 end=e,
                 index=index,
                 content_hash=digest,
+                date=article.date,
+                url=article.url,
             )
         )
     return chunks

@@ -55,7 +55,7 @@ def guarded(fn):
     def wrapper(*args, **kwargs):
         from pydantic import ValidationError
 
-        from rag import LoadError, QuestionError, StoreError
+        from rag import FetchError, LoadError, QuestionError, StoreError
 
         try:
             return fn(*args, **kwargs)
@@ -63,11 +63,11 @@ def guarded(fn):
             raise
         except QuestionError as exc:
             fail(str(exc), 2)
-        except (StoreError, LoadError, FileNotFoundError) as exc:
-            fail(str(exc))
         except ValidationError as exc:
             first = exc.errors()[0]
             fail(f"bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+        except (StoreError, LoadError, FetchError, FileNotFoundError, ValueError) as exc:
+            fail(str(exc))
         except RuntimeError as exc:
             fail(str(exc))
         except KeyboardInterrupt:
@@ -84,9 +84,9 @@ def format_answer(answer) -> str:
         lines.append("")
         lines.append("المصادر:" if not answer.question.isascii() else "Sources:")
         for i, c in enumerate(answer.citations, 1):
-            lines.append(f"[{i}] {c.title}")
+            lines.append(f"[{i}] {c.title}" + (f" ({c.date})" if c.date else ""))
             lines.append(f"    «{c.quote}»")
-            lines.append(f"    {c.doc_id} · {c.chunk_id} · {c.start}-{c.end}")
+            lines.append(f"    {c.doc_id} · {c.chunk_id} · {c.start}-{c.end}" + (f" · {c.url}" if c.url else ""))
     return "\n".join(lines)
 
 
@@ -138,21 +138,87 @@ def search(
 @app.command()
 @guarded
 def ingest(
-    path: Optional[Path] = typer.Argument(None, help="file or folder (default: the configured corpus, the seeds)"),
+    path: Optional[str] = typer.Argument(
+        None, help="file, folder or article URL (default: the configured corpus, the seeds)"),
     prune: bool = typer.Option(False, "--prune", help="remove articles no longer present under PATH"),
     rebuild: bool = typer.Option(False, "--rebuild", help="drop the index first and ingest from scratch"),
 ):
-    """Ingest articles (.txt .md .html .jsonl .json); unchanged ones are not embedded again."""
+    """Ingest articles (.txt .md .html .jsonl .json, or an http(s) article page); unchanged ones are not embedded again."""
     sanad = engine()
     if rebuild:
         sanad.rebuild()
-    target = path or sanad.settings.corpus_path
+    if path and path.startswith(("http://", "https://")):
+        from rag import Follower
+
+        kind, doc_id = Follower(sanad).ingest_url(path)
+        typer.echo(f"{kind}: {doc_id}" + (" (the same text is already in the index)" if kind == "copy" else ""))
+        return
+    target = Path(path) if path else sanad.settings.corpus_path
     report = sanad.ingest(target, prune=prune, progress=sys.stderr.isatty())
     for err in report.errors:
         typer.echo(f"not ingested: {err}", err=True)
     typer.echo(report.summary())
     if report.errors and not (report.added or report.replaced or report.unchanged):
         raise typer.Exit(1)
+
+
+@app.command()
+@guarded
+def follow(
+    feeds: Optional[list[str]] = typer.Argument(None, help="RSS/Atom feed URLs to add to the followed list"),
+    every: str = typer.Option("", "--every", help="poll interval, e.g. 15m (default: follow_every)"),
+    once: bool = typer.Option(False, "--once", help="poll once and exit (for cron)"),
+):
+    """Follow news feeds: poll them, fetch new articles and ingest them; one progress line per feed and poll."""
+    import threading
+
+    from rag import Follower, parse_interval
+
+    sanad = engine()
+    sanad.ensure_ready()
+    follower = Follower(sanad)
+    for url in feeds or []:
+        if follower.follow(url):
+            typer.echo(f"following {url}")
+    if not follower.followed():
+        fail("no feeds to follow: name them (sanad follow URL) or set feeds in the config")
+    interval = parse_interval(every or sanad.settings.follow_every)
+    if once:
+        reps = follower.poll_all(lambda line: typer.echo(line))
+        if all(r.failed for r in reps):
+            raise typer.Exit(1)
+        return
+    typer.echo(f"polling {len(follower.followed())} feeds every {interval:g} s (Ctrl-C stops)")
+    follower.run(interval, threading.Event(), lambda line: typer.echo(line))
+
+
+@app.command()
+@guarded
+def unfollow(url: str):
+    """Stop following a feed (articles already ingested stay)."""
+    from rag import Follower
+
+    if not Follower(engine()).unfollow(url):
+        fail(f"not following {url} (feeds from the config file are removed there)")
+    typer.echo(f"no longer following {url}")
+
+
+@app.command()
+@guarded
+def feeds(as_json: bool = typer.Option(False, "--json")):
+    """The followed feeds with their last poll."""
+    import time
+
+    from rag import Follower
+
+    rows = Follower(engine()).status()
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["last_poll"])) if r["last_poll"] else "never"
+        typer.echo(f"{r['url']}\tlast poll {when}\t{r['articles']} articles"
+                   + (" (config)" if r["configured"] else "") + (f"\tlast error: {r['last_error']}" if r["last_error"] else ""))
 
 
 @app.command()
@@ -176,7 +242,8 @@ def sources(as_json: bool = typer.Option(False, "--json")):
         typer.echo(json.dumps(docs, ensure_ascii=False))
         return
     for d in docs:
-        typer.echo(f"{d['doc_id']}\t{d['chunks']} chunks\t{d['date'] or '-'}\t{d['title']}")
+        origin = d["url"] or d["source"] or d["path"] or "-"
+        typer.echo(f"{d['doc_id']}\t{d['chunks']} chunks\t{d['date'] or '-'}\t{d['title']}\t{origin}")
 
 
 @app.command()

@@ -20,6 +20,7 @@ from rag.loaders import Problem, load_corpus
 from rag.locking import writer_lock
 from rag.normalize import strip_marks
 from rag.records import Answer, Article, Chunk, Citation, Hit, IngestReport, Retrieved
+from rag.recency import prefer_dates
 from rag.retrieval import hybrid_search
 from rag.store import VectorStore, chunk_meta
 
@@ -118,7 +119,8 @@ class Sanad:
             c = hit.chunk
             if (c.doc_id, c.start) not in quoted:
                 quoted.add((c.doc_id, c.start))
-                extra.append(Citation(c.doc_id, c.title, c.chunk_id, c.text, c.start, c.end, round(hit.score, 4)))
+                extra.append(Citation(c.doc_id, c.title, c.chunk_id, c.text, c.start, c.end, round(hit.score, 4),
+                                      c.date, c.url))
         return replace(answer, citations=answer.citations + extra)
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
@@ -134,9 +136,12 @@ class Sanad:
         if len(keyword) == 0:
             return Retrieved([])
         vec = self.embedder.embed_query(strip_marks(q))
-        return hybrid_search(
-            self.store, keyword, vec, q, k or s.top_k, s.candidates, s.weight_dense, s.weight_keyword
-        )
+        args = (self.store, keyword, vec, q, k or s.top_k, s.candidates, s.weight_dense, s.weight_keyword)
+        found = hybrid_search(*args)
+        hits, together = prefer_dates(found.hits, q, s.recency_margin)
+        if together:  # the question's date chose between close articles: the evidence counts them as one
+            found = hybrid_search(*args, together=together)
+        return replace(found, hits=hits)
 
     # --- index state ------------------------------------------------------------------
     def ensure_ready(self) -> None:
@@ -364,6 +369,8 @@ class Sanad:
                     "title": meta.get("title", ""),
                     "date": meta.get("date", ""),
                     "source": meta.get("source", ""),
+                    "url": meta.get("url", ""),
+                    "path": meta.get("path", ""),
                     "chunks": 0,
                     "ingested_at": meta.get("ingested_at", 0),
                 },

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rag.records import Article
 
@@ -106,16 +108,49 @@ def load_text(path: Path, text: str) -> Article:
     return _article(meta.get("id", path.stem), meta.get("title", ""), body, path, meta)
 
 
-def load_html(path: Path, text: str) -> Article:
+def _extract(html: str, url: str | None = None):
+    """trafilatura's main text and metadata of an HTML page, or None."""
     import trafilatura
 
-    doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False)
-    if doc is None or not (doc.text or "").strip():
+    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
+    return doc if doc is not None and (doc.text or "").strip() else None
+
+
+def load_html(path: Path, text: str) -> Article:
+    doc = _extract(text)
+    if doc is None:
         raise LoadError(f"{path}: no main text found in the HTML")
     title = doc.title or ""
     body = doc.text if not title else f"{title}\n\n{doc.text}"
     meta = {"date": doc.date or "", "url": doc.url or "", "source": doc.sitename or ""}
     return _article(path.stem, title, body, path, meta)
+
+
+def web_id(url: str) -> str:
+    """A stable article id for a web page: its host and a hash of its canonical URL."""
+    host = urlsplit(url).netloc.lower().removeprefix("www.") or "web"
+    return clean_id(f"{host}-{hashlib.sha256(url.encode('utf-8')).hexdigest()[:12]}")
+
+
+def load_page(html: str, url: str, min_chars: int = 0, title: str = "", date: str = "") -> Article:
+    """An article from a fetched web page: main text, title, date and canonical URL (trafilatura);
+    ``title`` (e.g. from a feed item) fills in a page without one; ``date`` (the feed's) wins over a
+    date guessed from the page."""
+    doc = _extract(html, url)
+    length = len((doc.text or "").strip()) if doc is not None else 0
+    if doc is None or length < max(1, min_chars):
+        raise LoadError(f"{url}: not an article (main text {length} characters, under {max(1, min_chars)})")
+    canonical = doc.url if (doc.url or "").startswith(("http://", "https://")) else url
+    title = (doc.title or title or "").strip()
+    body = doc.text if not title else f"{title}\n\n{doc.text}"
+    return Article(
+        doc_id=web_id(canonical),
+        title=(title or _title_of(body))[:300],
+        text=body.replace("\r\n", "\n"),
+        source=doc.sitename or urlsplit(canonical).netloc,
+        date=(date or doc.date or "")[:10],
+        url=canonical,
+    )
 
 
 def _record(path: Path, rec: object, where: str) -> Article:

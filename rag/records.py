@@ -27,6 +27,8 @@ class Chunk:
     end: int
     index: int
     content_hash: str
+    date: str = ""  # the article's, for citations and recency
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Citation:
     start: int
     end: int
     score: float
+    date: str = ""  # the article's date and URL, when known (pages and feeds; front matter)
+    url: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

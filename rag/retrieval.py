@@ -62,6 +62,10 @@ def keyword_lead(ranked: list[tuple[str, float]], same: set[str] = frozenset()) 
     return best - next((score for d, score in ranked[1:] if d != doc and d not in same), 0.0)
 
 
+def _with(together: set[str], doc: str) -> set[str]:
+    return set(together) if doc in together else set()
+
+
 def hybrid_search(
     store: VectorStore,
     keyword: KeywordIndex,
@@ -71,10 +75,12 @@ def hybrid_search(
     candidates: int,
     weight_dense: float,
     weight_keyword: float,
+    together: set[str] = frozenset(),
 ) -> Retrieved:
     """Top ``k`` chunks by fused score. Every candidate gets both a dense and a keyword
     score (missing dense scores are computed from stored vectors), then each score list is
-    z-normalized over the candidate set and the two are mixed with the given weights."""
+    z-normalized over the candidate set and the two are mixed with the given weights. Documents
+    in ``together`` count as one with the best for the evidence, like copies of it."""
     chunks: dict[str, Chunk] = {}
     dense: dict[str, float] = {}
     if weight_dense > 0 or weight_keyword == 0:
@@ -100,7 +106,7 @@ def hybrid_search(
     gap = spread = top = margin = 0.0
     if dense:
         best = max(dense, key=dense.__getitem__)
-        same = copies(list(chunks.values()), chunks[best])
+        same = copies(list(chunks.values()), chunks[best]) | _with(together, chunks[best].doc_id)
         per_doc: dict[str, float] = {}
         for cid, sim in dense.items():
             doc = chunks[best].doc_id if chunks[cid].doc_id in same else chunks[cid].doc_id
@@ -112,7 +118,7 @@ def hybrid_search(
     ranked_kw = [c for c in kw_top if c in chunks]
     idf_sum = sum(keyword.idf(t) for t in set(qterms))
     if ranked_kw and idf_sum > 0:
-        same = copies([chunks[c] for c in ranked_kw], chunks[ranked_kw[0]])
+        same = copies([chunks[c] for c in ranked_kw], chunks[ranked_kw[0]]) | _with(together, chunks[ranked_kw[0]].doc_id)
         margin = keyword_lead([(chunks[c].doc_id, kw_scores[c]) for c in ranked_kw], same) / idf_sum
 
     ids = list(chunks)

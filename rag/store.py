@@ -80,6 +80,8 @@ def chunk_from(cid: str, text: str, meta: dict) -> Chunk:
         end=int(meta["end"]),
         index=int(meta["index"]),
         content_hash=meta.get("content_hash", ""),
+        date=str(meta.get("date", "") or ""),
+        url=str(meta.get("url", "") or ""),
     )
 
 
@@ -161,6 +163,14 @@ class VectorStore:
             d["metadatas"].append(meta)
             d["embeddings"].append(vec)
         return out
+
+    def present(self, doc_ids: list[str]) -> set[str]:
+        """Which of these articles are in the index (looked up by their first chunk's id)."""
+        if not doc_ids:
+            return set()
+        with self._guard("read articles"):
+            got = self.col.get(ids=[f"{d}:0" for d in doc_ids], include=[])
+        return {cid.rsplit(":", 1)[0] for cid in got["ids"]}
 
     def get(self, ids: list[str], embeddings: bool = False) -> dict:
         include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])

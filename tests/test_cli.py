@@ -38,7 +38,7 @@ def test_ask_json_builds_the_index_on_first_use(env):
     assert data["abstained"] is False and "كولوكولتسيف" in data["answer"]
     texts = {a.doc_id: a.text for a in load_corpus(SEEDS_DIR, 10**7) if isinstance(a, Article)}
     for c in data["citations"]:
-        assert set(c) == {"doc_id", "title", "chunk_id", "quote", "start", "end", "score"}
+        assert set(c) == {"doc_id", "title", "chunk_id", "quote", "start", "end", "score", "date", "url"}
         assert texts[c["doc_id"]][c["start"] : c["end"]] == c["quote"]
 
 

@@ -170,7 +170,8 @@ class ExtractiveAnswerer:
                 continue
             quoted.add(key)
             c = s.hit.chunk
-            out.append(Citation(c.doc_id, c.title, c.chunk_id, s.text, s.start, s.end, round(s.score, 4)))
+            out.append(Citation(c.doc_id, c.title, c.chunk_id, s.text, s.start, s.end, round(s.score, 4),
+                                c.date, c.url))
             if len(out) >= self.max_citations:
                 break
         return out

@@ -146,7 +146,7 @@ class LLMAnswerer:
         """The chunk's best sentence for the question, quoted from the source."""
         best: Sentence = self.extractive.sentences(question, [hit])[0]
         c = hit.chunk
-        return Citation(c.doc_id, c.title, c.chunk_id, best.text, best.start, best.end, round(hit.score, 4))
+        return Citation(c.doc_id, c.title, c.chunk_id, best.text, best.start, best.end, round(hit.score, 4), c.date, c.url)
 
     def _fallback(self, base: Answer, reason: str) -> Answer:
         log.warning("LLM answer replaced by the extractive answer: %s", reason)
