@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlparse
@@ -95,6 +96,7 @@ class VectorStore:
         self.dim = dim
         self._client = None
         self._col = None
+        self._opening = threading.Lock()
 
     # --- connection ------------------------------------------------------------------
     def _guard(self, what: str):
@@ -103,6 +105,10 @@ class VectorStore:
 
     @property
     def col(self):
+        with self._opening:
+            return self._open()
+
+    def _open(self):
         if self._col is None:
             with self._guard("open the collection"):
                 self._client = make_client(self.settings)
@@ -249,15 +255,19 @@ class StateStore:
         self.where = settings.chroma_url or str(settings.chroma_path)
         self.name = f"{settings.collection}-state"
         self._col = None
+        self._opening = threading.Lock()  # bot workers and the feed follower open it at once
 
     @property
     def col(self):
-        if self._col is None:
-            with _Guard(self, "open the state collection"):
-                self._col = make_client(self.settings).get_or_create_collection(self.name, embedding_function=None)
+        with self._opening:
+            if self._col is None:
+                with _Guard(self, "open the state collection"):
+                    self._col = make_client(self.settings).get_or_create_collection(self.name, embedding_function=None)
         return self._col
 
     def get(self, keys: list[str]) -> dict:
+        if not keys:
+            return {}
         with _Guard(self, "read state"):
             got = self.col.get(ids=list(keys), include=["documents"])
         return {k: json.loads(doc) for k, doc in zip(got["ids"], got["documents"])}

@@ -8,6 +8,7 @@ import json
 import logging
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
@@ -491,3 +492,47 @@ def test_burst_every_accepted_question_gets_exactly_one_reply(fake, tmp_path, se
                 assert len(texts) == each  # exactly one reply per question, none lost
                 assert sum("انتظر دقيقة" in t for t in texts) == each - limit
     assert rss[1] - rss[0] < 80 * 2**20  # a second burst does not keep growing memory
+
+
+# --- live news ---------------------------------------------------------------------------
+def command(fake, text, user_id):
+    word = text.split()[0]
+    fake.message(text, user_id=user_id, entities=[{"type": "bot_command", "offset": 0, "length": len(word)}])
+
+
+def test_admins_follow_feeds_and_the_bot_polls_them(fake, tmp_path, make_sanad):
+    """/follow polls the feed at once; the bot's own follow loop picks up what the feed gains
+    later; /feeds and /unfollow; non-admins are refused. Citations carry the date and a link."""
+    from news_server import NewsServer, article_html, rfc822, rss
+    from test_feeds import BASKETBALL, BRIDGE, DATES
+
+    site = NewsServer().start()
+    try:
+        bridge = site.page("/bridge.html", article_html(*BRIDGE, DATES[0]))
+        feed = site.feed("/rss.xml", rss([(bridge, BRIDGE[0], rfc822(DATES[0]))]))
+        sanad = make_sanad(corpus="", fetch_host_delay=0.0)
+        with start_bot(fake, tmp_path, sanad, follow_every=1.0, fetch_host_delay=0.0):
+            command(fake, f"/follow {feed}", 30)
+            command(fake, f"/follow {feed}", ADMIN)
+            command(fake, "/follow", ADMIN)
+            replies = reply_to(fake, ADMIN, 2) + reply_to(fake, 30, 1)
+            basket = site.page("/basketball.html", article_html(*BASKETBALL, DATES[2]))
+            site.feed("/rss.xml", rss([(basket, BASKETBALL[0], rfc822(DATES[2])), (bridge, BRIDGE[0], rfc822(DATES[0]))]))
+            deadline = time.time() + 60
+            while site.count("/basketball.html") == 0 and time.time() < deadline:
+                time.sleep(0.2)
+            time.sleep(2)  # the ingest after the fetch
+            fake.message("من فاز بكأس البطولة الإقليمية لكرة السلة؟", user_id=ADMIN)
+            command(fake, "/feeds", ADMIN)
+            reply_to(fake, ADMIN, 4)  # updates are handled concurrently: /unfollow after both replies
+            command(fake, f"/unfollow {feed}", ADMIN)
+            texts = reply_to(fake, ADMIN, 5)[2:]
+    finally:
+        site.stop()
+    assert any("أتابع الآن" in t and "1 added" in t for t in replies)
+    assert any("رابط خلاصة" in t for t in replies) and any("للمشرفين فقط" in t for t in replies)
+    answer = next(t for t in texts if "الجواب" in t)
+    assert "النخيل" in answer and DATES[2] in answer and f'href="{basket}"' in answer and valid_html(answer)
+    listing = next(t for t in texts if "الخلاصات المتابَعة" in t)
+    assert feed in listing and "· 2" in listing  # two articles brought by this feed
+    assert any("أوقفت متابعة" in t for t in texts)
