@@ -304,3 +304,20 @@ def test_sanad_follow_answers_about_a_new_article_within_a_poll(site, tmp_path, 
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
     assert site.count("/news/bridge.html") == 1
+
+    def sanad(*args):
+        done = subprocess.run([sys.executable, "-m", "rag.cli", *args], env=env, capture_output=True, text=True,
+                              timeout=600)
+        return done.returncode, done.stdout + done.stderr
+
+    rate = put_article(site, "/news/rate.html", RATE, DATES[1])
+    assert sanad("ingest", rate)[1].startswith("added: 127.0.0.1")
+    assert sanad("ingest", rate)[1].startswith("unchanged: 127.0.0.1")
+    code, out = sanad("ingest", site.url + "/news/gone.html")
+    assert code == 1 and "HTTP 404" in out and "Traceback" not in out
+    listing = sanad("sources")[1]
+    for url, day in ((bridge, DATES[0]), (basket, DATES[2]), (rate, DATES[1])):
+        assert any(url in line and day in line for line in listing.splitlines()), listing
+    feeds = sanad("feeds")[1]
+    assert feed in feeds and "2 articles" in feeds
+    assert sanad("unfollow", feed)[0] == 0 and sanad("unfollow", feed)[0] == 1
