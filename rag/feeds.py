@@ -166,23 +166,25 @@ class Follower:
 
     # --- feeds ------------------------------------------------------------------------
     def _unseen(self, items: list[Item]) -> list[Item]:
-        """Items never ingested, or whose article has left the index, or that failed fewer than MAX_TRIES times."""
-        seen: dict = {}
+        """Items never ingested, or whose article has left the index (e.g. after --rebuild), or
+        that failed at fewer than MAX_TRIES polls."""
         keys = [_key("item", it.link) for it in items]
+        seen: dict = {}
         for i in range(0, len(keys), STATE_BATCH):
             seen.update(self.state.get(keys[i : i + STATE_BATCH]))
-        docs = {v["doc_id"] for v in seen.values() if v.get("doc_id")}
-        present = set()
-        docs_l = sorted(docs)
-        for i in range(0, len(docs_l), STATE_BATCH):
-            present |= self.sanad.store.present(docs_l[i : i + STATE_BATCH])
-        out = []
-        for it, k in zip(items, keys):
-            v = seen.get(k)
-            if v is None or (v.get("doc_id") and v["doc_id"] not in present) or \
-                    (not v.get("doc_id") and v.get("tries", 0) < MAX_TRIES):
-                out.append(it)
-        return out
+        docs = sorted({v["doc_id"] for v in seen.values() if v.get("doc_id")})
+        present: set[str] = set()
+        for i in range(0, len(docs), STATE_BATCH):
+            present |= self.sanad.store.present(docs[i : i + STATE_BATCH])
+
+        def wanted(v: dict | None) -> bool:
+            if v is None:
+                return True
+            if v.get("doc_id"):
+                return v["doc_id"] not in present
+            return v.get("tries", 0) < MAX_TRIES
+
+        return [it for it, k in zip(items, keys) if wanted(seen.get(k))]
 
     def poll(self, feed: str) -> PollReport:
         """Read one feed and ingest its new items (at most ``feed_max_items`` a poll)."""
