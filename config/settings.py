@@ -18,6 +18,12 @@ from pydantic_settings import (
 IdList = Annotated[list[int], NoDecode]
 UrlList = Annotated[list[str], NoDecode]
 
+
+def _words(text: str) -> list[str]:
+    """A list setting given as one string (environment): items split at commas or spaces."""
+    return text.replace(",", " ").split()
+
+
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -106,16 +112,12 @@ class Settings(BaseSettings):
     @field_validator("bot_admins", "bot_allowed_users", mode="before")
     @classmethod
     def _id_list(cls, v):
-        if isinstance(v, str):
-            return [int(x) for x in v.replace(" ", ",").split(",") if x.strip()]
-        return v
+        return [int(x) for x in _words(v)] if isinstance(v, str) else v
 
     @field_validator("feeds", mode="before")
     @classmethod
     def _url_list(cls, v):
-        if isinstance(v, str):
-            return [x for x in v.replace(",", " ").split() if x]
-        return v
+        return _words(v) if isinstance(v, str) else v
 
     @property
     def telegram_base_file_url(self) -> str:

@@ -136,12 +136,10 @@ class Sanad:
         if len(keyword) == 0:
             return Retrieved([])
         vec = self.embedder.embed_query(strip_marks(q))
-        args = (self.store, keyword, vec, q, k or s.top_k, s.candidates, s.weight_dense, s.weight_keyword)
-        found = hybrid_search(*args)
-        hits, together = prefer_dates(found.hits, q, s.recency_margin)
-        if together:  # the question's date chose between close articles: the evidence counts them as one
-            found = hybrid_search(*args, together=together)
-        return replace(found, hits=hits)
+        return hybrid_search(
+            self.store, keyword, vec, q, k or s.top_k, s.candidates, s.weight_dense, s.weight_keyword,
+            choose=lambda hits: prefer_dates(hits, q, s.recency_margin),
+        )
 
     # --- index state ------------------------------------------------------------------
     def ensure_ready(self) -> None:

@@ -116,21 +116,24 @@ class Follower:
         self.state = state or StateStore(self.s)
 
     # --- the followed list ------------------------------------------------------------
+    def _stored(self) -> list[str]:
+        """The feeds added with follow() (the configured ones are not stored)."""
+        return self.state.get([FOLLOWED]).get(FOLLOWED, [])
+
     def followed(self) -> list[str]:
         """The configured feeds, then those added with follow(), each once."""
-        stored = self.state.get([FOLLOWED]).get(FOLLOWED, [])
-        return list(dict.fromkeys([*self.s.feeds, *stored]))
+        return list(dict.fromkeys([*self.s.feeds, *self._stored()]))
 
     def follow(self, url: str) -> bool:
         url = check_url(url)
-        stored = self.state.get([FOLLOWED]).get(FOLLOWED, [])
+        stored = self._stored()
         if url in stored or url in self.s.feeds:
             return False
         self.state.put({FOLLOWED: [*stored, url]})
         return True
 
     def unfollow(self, url: str) -> bool:
-        stored = self.state.get([FOLLOWED]).get(FOLLOWED, [])
+        stored = self._stored()
         if url.strip() not in stored:
             return False
         self.state.put({FOLLOWED: [u for u in stored if u != url.strip()]})
@@ -165,9 +168,9 @@ class Follower:
         return kind, article.doc_id
 
     # --- feeds ------------------------------------------------------------------------
-    def _unseen(self, items: list[Item]) -> list[Item]:
+    def _unseen(self, items: list[Item]) -> list[tuple[Item, dict]]:
         """Items never ingested, or whose article has left the index (e.g. after --rebuild), or
-        that failed at fewer than MAX_TRIES polls."""
+        that failed at fewer than MAX_TRIES polls; each with what was recorded of it ({} if nothing)."""
         keys = [_key("item", it.link) for it in items]
         seen: dict = {}
         for i in range(0, len(keys), STATE_BATCH):
@@ -184,7 +187,7 @@ class Follower:
                 return v["doc_id"] not in present
             return v.get("tries", 0) < MAX_TRIES
 
-        return [it for it, k in zip(items, keys) if wanted(seen.get(k))]
+        return [(it, seen.get(k) or {}) for it, k in zip(items, keys) if wanted(seen.get(k))]
 
     def poll(self, feed: str) -> PollReport:
         """Read one feed and ingest its new items (at most ``feed_max_items`` a poll)."""
@@ -211,22 +214,23 @@ class Follower:
         rep.deferred = len(new) - len(take)
         if rep.deferred:
             log.warning("%s lists %d new items: taking %d this poll", feed, len(new), len(take))
-        for it in take:
-            self._take(it, rep)
+        for it, before in take:
+            self._take(it, before, rep)
         # remember the validators only when nothing is left to do, or a 304 would hide the rest
         done = not rep.deferred and not rep.errors
         self.state.put({fkey: {**fstate, "etag": got.etag if done else "", "last_modified": got.last_modified if done else "",
                                "articles": fstate.get("articles", 0) + len(rep.added), "last_error": ""}})
         return rep
 
-    def _take(self, it: Item, rep: PollReport) -> None:
+    def _take(self, it: Item, before: dict, rep: PollReport) -> None:
+        """Ingest one feed item and record the outcome; ``before`` is what was recorded of it."""
         ikey = _key("item", it.link)
         try:
             kind, doc_id = self.ingest_url(it.link, it.title, it.date)
         except (FetchError, LoadError, ValueError) as exc:
             rep.errors.append(str(exc))
             log.warning("feed item not ingested: %s", exc)
-            tries = self.state.get([ikey]).get(ikey, {}).get("tries", 0) + 1
+            tries = before.get("tries", 0) + 1
             self.state.put({ikey: {"url": it.link, "tries": tries, "error": str(exc)[:300]}})
             return
         (rep.copies if kind == "copy" else rep.added).append(doc_id)

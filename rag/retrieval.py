@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -75,12 +76,13 @@ def hybrid_search(
     candidates: int,
     weight_dense: float,
     weight_keyword: float,
-    together: set[str] = frozenset(),
+    choose: Callable[[list[Hit]], tuple[list[Hit], set[str]]] | None = None,
 ) -> Retrieved:
     """Top ``k`` chunks by fused score. Every candidate gets both a dense and a keyword
     score (missing dense scores are computed from stored vectors), then each score list is
-    z-normalized over the candidate set and the two are mixed with the given weights. Documents
-    in ``together`` count as one with the best for the evidence, like copies of it."""
+    z-normalized over the candidate set and the two are mixed with the given weights. ``choose``
+    may reorder the fused hits and name documents that count as one with the best for the
+    evidence, like copies of it (rag/recency.py ``prefer_dates``)."""
     chunks: dict[str, Chunk] = {}
     dense: dict[str, float] = {}
     if weight_dense > 0 or weight_keyword == 0:
@@ -101,6 +103,13 @@ def hybrid_search(
                 dense[cid] = float(np.dot(np.asarray(got["embeddings"][i], dtype=np.float32), query_vec))
     if not chunks:
         return Retrieved([])
+    ids = list(chunks)
+    d = np.array([dense.get(cid, 0.0) for cid in ids], dtype=np.float32)
+    kw = np.array([kw_scores.get(cid, 0.0) for cid in ids], dtype=np.float32)
+    fused = weight_dense * zscores(d) + weight_keyword * zscores(kw)
+    order = np.argsort(-fused, kind="stable")[:k]
+    hits = [Hit(chunks[ids[i]], float(fused[i]), float(d[i]), float(kw[i])) for i in order]
+    hits, together = choose(hits) if choose else (hits, set())
     # The evidence features, per document (an article's chunks overlap: its best chunk speaks
     # for it), with copies of the best document counted as one with it.
     gap = spread = top = margin = 0.0
@@ -121,10 +130,4 @@ def hybrid_search(
         same = copies([chunks[c] for c in ranked_kw], chunks[ranked_kw[0]]) | _with(together, chunks[ranked_kw[0]].doc_id)
         margin = keyword_lead([(chunks[c].doc_id, kw_scores[c]) for c in ranked_kw], same) / idf_sum
 
-    ids = list(chunks)
-    d = np.array([dense.get(cid, 0.0) for cid in ids], dtype=np.float32)
-    kw = np.array([kw_scores.get(cid, 0.0) for cid in ids], dtype=np.float32)
-    fused = weight_dense * zscores(d) + weight_keyword * zscores(kw)
-    order = np.argsort(-fused, kind="stable")[:k]
-    hits = [Hit(chunks[ids[i]], float(fused[i]), float(d[i]), float(kw[i])) for i in order]
     return Retrieved(hits, top, gap, spread, margin)

@@ -105,8 +105,10 @@ class VectorStore:
 
     @property
     def col(self):
-        with self._opening:
-            return self._open()
+        if self._col is None:
+            with self._opening:  # threads that find it closed open it once
+                self._open()
+        return self._col
 
     def _open(self):
         if self._col is None:
@@ -259,6 +261,8 @@ class StateStore:
 
     @property
     def col(self):
+        if self._col is not None:
+            return self._col
         with self._opening:
             if self._col is None:
                 with _Guard(self, "open the state collection"):
