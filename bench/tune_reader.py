@@ -133,6 +133,7 @@ def main() -> None:
     ap.add_argument("--dev-share", type=float, default=0.2)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32"])
     ap.add_argument("--dump", type=Path)
     ap.add_argument("--load", type=Path, help="analyse a --dump file instead of asking again")
     args = ap.parse_args()
@@ -149,7 +150,7 @@ def main() -> None:
         sanad = Sanad(load_settings(home=args.index_dir, cache_dir=str(base.cache_path), corpus=""))
         if sanad.store.count() == 0:
             sanad.ingest_articles(articles)
-        reader = Reader(Path(sanad.embedder.model_path()), args.weights, threads=args.threads)
+        reader = Reader(Path(sanad.embedder.model_path()), args.weights, threads=args.threads, dtype=args.dtype)
         sanad.answerer.reader = reader
         rows = collect(sanad, reader, dev, args.k)
         if args.dump:

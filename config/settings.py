@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     abstain_threshold_reader: float = Field(le=1)
     reader: bool
     reader_threads: int = Field(ge=0)
+    reader_dtype: Literal["auto", "bfloat16", "float32"]
     reader_sentences: int = Field(gt=0)
     max_question_chars: int = Field(gt=0)
     recency_margin: float = Field(ge=0)

