@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     chunk_max_chars: int = Field(ge=100)
     chunk_overlap_sentences: int = Field(ge=0)
 
+    chunk_cache: int = Field(ge=0)
     candidates: int = Field(gt=0)
     keyword_refresh_seconds: float = Field(ge=0)
     weight_dense: float = Field(ge=0)

@@ -83,24 +83,21 @@ def hybrid_search(
     z-normalized over the candidate set and the two are mixed with the given weights. ``choose``
     may reorder the fused hits and name documents that count as one with the best for the
     evidence, like copies of it (rag/recency.py ``prefer_dates``)."""
-    chunks: dict[str, Chunk] = {}
     dense: dict[str, float] = {}
     if weight_dense > 0 or weight_keyword == 0:
-        for chunk, sim in store.query(query_vec, min(candidates, len(keyword))):
-            chunks[chunk.chunk_id] = chunk
-            dense[chunk.chunk_id] = sim
+        dense = dict(store.nearest(query_vec, min(candidates, len(keyword))))
 
     qterms = terms(question)
     kw_scores = keyword.score_map(qterms) if weight_keyword > 0 else {}
     kw_top = heapq.nlargest(candidates, kw_scores, key=kw_scores.__getitem__)
 
-    missing = [cid for cid in kw_top if cid not in chunks]
-    if missing:
-        got = store.get(missing, embeddings=weight_dense > 0)
-        for i, cid in enumerate(got["ids"]):
-            chunks[cid] = chunk_from(cid, got["documents"][i], got["metadatas"][i])
-            if weight_dense > 0:
-                dense[cid] = float(np.dot(np.asarray(got["embeddings"][i], dtype=np.float32), query_vec))
+    keyword_only = [cid for cid in kw_top if cid not in dense] if weight_dense > 0 else []
+    found = store.chunks([*dense, *kw_top], keyword.generation, vectors=keyword_only)
+    chunks = {cid: chunk for cid, (chunk, _) in found.items()}
+    dense = {cid: sim for cid, sim in dense.items() if cid in chunks}
+    for cid in keyword_only:
+        if cid in found:  # its dense score from its stored vector
+            dense[cid] = float(np.dot(found[cid][1], query_vec))
     if not chunks:
         return Retrieved([])
     ids = list(chunks)

@@ -7,7 +7,8 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from urllib.parse import urlparse
 
 import numpy as np
@@ -97,6 +98,10 @@ class VectorStore:
         self._client = None
         self._col = None
         self._opening = threading.Lock()
+        # chunks read for questions, kept while the collection's generation stays the same
+        self._kept: OrderedDict[str, tuple[Chunk, np.ndarray | None]] = OrderedDict()
+        self._kept_gen: str | None = None
+        self._kept_lock = threading.Lock()
 
     # --- connection ------------------------------------------------------------------
     def _guard(self, what: str):
@@ -185,18 +190,56 @@ class VectorStore:
         with self._guard("read chunks"):
             return self.col.get(ids=ids, include=include)
 
-    def query(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
-        """Nearest chunks with cosine similarity."""
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Ids of the nearest chunks with their cosine similarity (texts: ``chunks``)."""
         if k <= 0:
             return []
         with self._guard("search"):
-            res = self.col.query(
-                query_embeddings=[vector.tolist()], n_results=k, include=["documents", "metadatas", "distances"]
-            )
-        return [
-            (chunk_from(cid, doc, meta), 1.0 - float(dist))
-            for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
-        ]
+            res = self.col.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0])]
+
+    def chunks(self, ids: Iterable[str], generation: str, vectors: Iterable[str] = ()) -> dict[str, tuple[Chunk, np.ndarray | None]]:
+        """Chunks by id, with their stored vectors for the ids in ``vectors``. What questions
+        read is kept in memory (``chunk_cache`` chunks, least recently used dropped) while the
+        collection's generation stays ``generation``: this process's writes drop it at once,
+        another process's when the caller sees the new generation."""
+        ids, need_vec = list(dict.fromkeys(ids)), set(vectors)
+        out: dict[str, tuple[Chunk, np.ndarray | None]] = {}
+        with self._kept_lock:
+            if generation != self._kept_gen:
+                self._kept.clear()
+                self._kept_gen = generation
+            for cid in ids:
+                got = self._kept.get(cid)
+                if got is not None and (got[1] is not None or cid not in need_vec):
+                    self._kept.move_to_end(cid)
+                    out[cid] = got
+        missing = [cid for cid in ids if cid not in out]
+        if missing:
+            got = self.get(missing, embeddings=bool(need_vec & set(missing)))
+            vecs = got.get("embeddings")
+            fresh = {
+                cid: (chunk_from(cid, got["documents"][i], got["metadatas"][i]),
+                      np.asarray(vecs[i], dtype=np.float32) if vecs is not None else None)
+                for i, cid in enumerate(got["ids"])
+            }
+            out.update(fresh)
+            self._keep(fresh, generation)
+        return {cid: out[cid] for cid in ids if cid in out}
+
+    def _keep(self, fresh: dict, generation: str) -> None:
+        limit = self.settings.chunk_cache
+        with self._kept_lock:
+            if generation != self._kept_gen or limit <= 0:
+                return
+            self._kept.update(fresh)
+            while len(self._kept) > limit:
+                self._kept.popitem(last=False)
+
+    def _forget(self) -> None:
+        with self._kept_lock:
+            self._kept.clear()
+            self._kept_gen = None
 
     def iter_all(self, batch: int = 2000) -> Iterator[tuple[str, str, dict]]:
         """Every chunk as (id, text, metadata), in pages."""
@@ -224,6 +267,7 @@ class VectorStore:
     def upsert(self, chunks: list[Chunk], vectors, metadatas: list[dict]) -> None:
         if not chunks:
             return
+        self._forget()
         with self._guard("write chunks"):
             self.col.upsert(
                 ids=[c.chunk_id for c in chunks],
@@ -234,12 +278,14 @@ class VectorStore:
 
     def delete(self, ids: list[str]) -> None:
         if ids:
+            self._forget()
             with self._guard("delete chunks"):
                 self.col.delete(ids=ids)
 
     def bump_generation(self) -> str:
         """Mark the collection as changed, so keyword indexes elsewhere rebuild."""
         gen = uuid.uuid4().hex
+        self._forget()
         with self._guard("update the collection"):
             meta = dict(self.col.metadata or {})
             meta["sanad_generation"] = gen

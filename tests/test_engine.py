@@ -160,6 +160,24 @@ def test_keyword_index_follows_the_store_without_rebuilding(make_sanad, corpus, 
     assert other.ask("متى يفتتح مرصد سيوة؟").citations[0].doc_id == "late"
 
 
+def test_changed_article_is_quoted_as_it_now_reads(make_sanad, tmp_path):
+    """Chunks read for questions are kept in memory between questions; after a change made by
+    this engine or by another one on the same store, questions get the article as it now reads."""
+    a = make_sanad(home=tmp_path / "h", keyword_refresh_seconds=0)
+    b = make_sanad(home=tmp_path / "h", keyword_refresh_seconds=0)
+    q = "متى يفتتح مرصد سيوة؟"
+    a.ingest_articles([Article("siwa", "مرصد سيوة", "قال مدير مرصد سيوة إن الافتتاح سيكون في عام 2029.")])
+    assert "2029" in a.search(q)[0].chunk.text
+    assert "siwa:0" in a.store._kept  # kept for the next question
+    b.ingest_articles([Article("siwa", "مرصد سيوة", "قال مدير مرصد سيوة إن الافتتاح تأجل إلى عام 2031.")])
+    text = a.search(q)[0].chunk.text
+    assert "2031" in text and "2029" not in text
+    a.ingest_articles([Article("siwa", "مرصد سيوة", "قال مدير مرصد سيوة إن الافتتاح تأجل مرة أخرى إلى عام 2033.")])
+    assert "2033" in a.search(q)[0].chunk.text
+    off = make_sanad(home=tmp_path / "h", chunk_cache=0)
+    assert "2033" in off.search(q)[0].chunk.text and not off.store._kept
+
+
 def test_incremental_keyword_scores_match_a_full_build():
     from rag.keyword import KeywordIndex
 
