@@ -12,7 +12,7 @@ from rag.chunking import split_sentences
 from rag.keyword import KeywordIndex
 from rag.normalize import normalize, terms
 from rag.records import Chunk, Hit, Retrieved
-from rag.store import VectorStore, chunk_from
+from rag.store import VectorStore
 
 
 def zscores(values: np.ndarray) -> np.ndarray:
