@@ -5,7 +5,8 @@
 Each side runs in its own process over the SQuAD file's paragraphs (Sanad: its own index and
 answering, `Sanad.ask`; baseline: RecursiveCharacterTextSplitter + HuggingFaceEmbeddings on the
 same local model + Chroma similarity_search(k=5)). After ingesting, it asks the same questions
-with 0, 1 and 2 competing CPU-bound processes on the machine: each competitor runs torch matrix
+with 0, 1 and 2 competing CPU-bound processes on the machine, Sanad's caches (question vectors,
+chunks kept between questions) emptied before each level so every level starts cold: each competitor runs torch matrix
 products on torch's default thread count (as an ingesting or training process would), is
 started by this script before the questions and stopped right after (and stops by itself after
 --competitor-seconds in any case). Then, for Sanad only, a fresh process that only answers
@@ -55,9 +56,13 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.kill()
 
 
-def timed(ask, questions, levels, seconds) -> dict:
+def timed(ask, questions, levels, seconds, fresh=None) -> dict:
+    """p50/p95 of ``ask`` over ``questions`` at each level of competition; ``fresh`` empties
+    the asking side's caches first, so every level asks the same questions cold."""
     out = {}
     for level in levels:
+        if fresh:
+            fresh()
         procs = competitors(level, seconds)
         try:
             lat = []
@@ -83,7 +88,12 @@ def side_sanad(args, cache: Path, home: Path) -> dict:
     qs = [q.question for q in questions[: args.questions]]
     for q in qs[:5]:
         sanad.ask(q)  # warm: reader and query engine loaded
-    return timed(sanad.ask, qs, args.competitors, args.competitor_seconds)
+
+    def fresh():  # question vectors and the chunks kept between questions
+        sanad.embedder.forget_questions()
+        sanad.store.forget_chunks()
+
+    return timed(sanad.ask, qs, args.competitors, args.competitor_seconds, fresh)
 
 
 def side_baseline(args, cache: Path, home: Path) -> dict:

@@ -199,3 +199,7 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._query_cached(text)
+
+    def forget_questions(self) -> None:
+        """Empty the cache of question vectors (benchmarks asking the same questions again)."""
+        self._query_cached.cache_clear()

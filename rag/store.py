@@ -236,7 +236,8 @@ class VectorStore:
             while len(self._kept) > limit:
                 self._kept.popitem(last=False)
 
-    def _forget(self) -> None:
+    def forget_chunks(self) -> None:
+        """Drop the chunks kept between questions."""
         with self._kept_lock:
             self._kept.clear()
             self._kept_gen = None
@@ -267,7 +268,7 @@ class VectorStore:
     def upsert(self, chunks: list[Chunk], vectors, metadatas: list[dict]) -> None:
         if not chunks:
             return
-        self._forget()
+        self.forget_chunks()
         with self._guard("write chunks"):
             self.col.upsert(
                 ids=[c.chunk_id for c in chunks],
@@ -278,14 +279,14 @@ class VectorStore:
 
     def delete(self, ids: list[str]) -> None:
         if ids:
-            self._forget()
+            self.forget_chunks()
             with self._guard("delete chunks"):
                 self.col.delete(ids=ids)
 
     def bump_generation(self) -> str:
         """Mark the collection as changed, so keyword indexes elsewhere rebuild."""
         gen = uuid.uuid4().hex
-        self._forget()
+        self.forget_chunks()
         with self._guard("update the collection"):
             meta = dict(self.col.metadata or {})
             meta["sanad_generation"] = gen
