@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -189,7 +190,19 @@ def follow(
             raise typer.Exit(1)
         return
     typer.echo(f"polling {len(follower.followed())} feeds every {interval:g} s (Ctrl-C stops)")
-    follower.run(interval, threading.Event(), lambda line: typer.echo(line))
+    stop = threading.Event()
+
+    def on_ctrl_c(signum, frame):  # finish the poll in progress (no article half written), then stop
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        typer.echo("stopping after the poll in progress (Ctrl-C again stops at once)", err=True)
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        follower.run(interval, stop, lambda line: typer.echo(line))
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @app.command()
