@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 HEADROOM = 0.3  # a core counts as free when the others leave at least 0.7 of it
@@ -66,10 +66,9 @@ class Cores:
         if now is None:
             return None
         with self._lock:
-            older = [s for s in self._samples if now[0] - s[0] >= self.window]
-            then = older[-1] if older else self._samples[0]
             while len(self._samples) > 1 and now[0] - self._samples[1][0] >= self.window:
                 self._samples.popleft()  # keep the newest sample old enough, and what follows it
+            then = self._samples[0]  # that sample, or the oldest there is
         span = now[0] - then[0]
         if span < 0.05:  # too short to measure with 10 ms clock ticks
             return None
@@ -114,3 +113,15 @@ def shared() -> Cores:
         if _shared is None:
             _shared = Cores()
         return _shared
+
+
+@contextmanager
+def per_pass(set_threads: Callable[[int], None] | None) -> Iterator[None]:
+    """Run one pass on the thread count ``shared()`` chooses, applied through ``set_threads``
+    (torch.set_num_threads, an OpenMP runtime's omp_set_num_threads); None: the count is fixed."""
+    if set_threads is None:
+        yield
+        return
+    with shared().using() as n:
+        set_threads(n)
+        yield

