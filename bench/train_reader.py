@@ -38,10 +38,28 @@ from rag.evaluation.metrics import exact_match, f1  # noqa: E402
 from rag.normalize import tokenize  # noqa: E402
 
 
+def _title_hash(title: str) -> int:
+    return int(hashlib.sha256(title.encode("utf-8")).hexdigest()[:8], 16)
+
+
 def held_out(title: str, share: float) -> bool:
     """Deterministic split of ARCD-train paragraphs by title."""
-    h = int(hashlib.sha256(title.encode("utf-8")).hexdigest()[:8], 16)
-    return (h % 10_000) < share * 10_000
+    return (_title_hash(title) % 10_000) < share * 10_000
+
+
+def fold_of(title: str, folds: int) -> int:
+    """Which of ``folds`` groups an ARCD-train title falls in (fold readers, ``--fold K/N``)."""
+    return _title_hash(title) // 10_000 % folds
+
+
+def parse_fold(text: str) -> tuple[int, int] | None:
+    """'K/N' -> (K, N): hold out the ARCD-train titles of fold K of N instead of --dev-share."""
+    if not text:
+        return None
+    k, n = (int(x) for x in text.split("/"))
+    if not 0 <= k < n:
+        raise SystemExit(f"--fold {text}: K must be in 0..N-1")
+    return k, n
 
 
 def squad_items(path: str):
@@ -88,7 +106,8 @@ def examples_for(context: str, question: str, answer: str, a0: int, rng: random.
     return out
 
 
-def build_examples(paths: list[str], dev_share: float, seed: int, windows_ctx: float, negatives: float, cap: int):
+def build_examples(paths: list[str], dev_share: float, seed: int, windows_ctx: float, negatives: float, cap: int,
+                   fold: tuple[int, int] | None = None):
     rng = random.Random(seed)
     train, dev = [], []
     for path in paths:
@@ -99,7 +118,7 @@ def build_examples(paths: list[str], dev_share: float, seed: int, windows_ctx: f
         if cap and len(items) > cap:
             items = random.Random(seed).sample(items, cap)
         for title, context, q, ans, a0 in items:
-            if arcd and held_out(title, dev_share):
+            if arcd and (fold_of(title, fold[1]) == fold[0] if fold else held_out(title, dev_share)):
                 dev.append((title, context, q, ans, a0))
                 continue
             for w, s, e in examples_for(context, q, ans, a0, rng, windows_ctx, negatives):
@@ -177,6 +196,8 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--warmup", type=float, default=0.05)
     ap.add_argument("--dev-share", type=float, default=0.2)
+    ap.add_argument("--fold", default="", help="K/N: hold out fold K of N of the ARCD-train titles instead of "
+                    "--dev-share (fold readers, whose margins on the held-out fold fit the refusal model)")
     ap.add_argument("--windows-ctx", type=float, default=0.3, help="chance of adding each neighbouring sentence")
     ap.add_argument("--negatives", type=float, default=0.6, help="chance of a hard negative sentence per question")
     ap.add_argument("--cap", type=int, default=0, help="at most this many questions from each file (0: all)")
@@ -204,7 +225,8 @@ def main(argv=None):
     params = [p for k, p in model.named_parameters() if k in names]
     print(f"base {base[:12]}; trained parameters {sum(p.numel() for p in params) / 1e6:.2f}M", flush=True)
 
-    train, dev = build_examples(args.train, args.dev_share, args.seed, args.windows_ctx, args.negatives, args.cap)
+    train, dev = build_examples(args.train, args.dev_share, args.seed, args.windows_ctx, args.negatives, args.cap,
+                                parse_fold(args.fold))
     if args.limit:
         train = train[: args.limit]
     print(f"{len(train)} training windows ({sum(1 for t in train if t[2] < 0)} negatives), {len(dev)} dev questions",

@@ -8,7 +8,7 @@ import pytest
 from rag.answer.linear import LinearModel, fit, softmax
 from rag.answer.question import Question
 from rag.answer.span_ranker import FEATURES, WEIGHTS_FILE, candidates, extract_span
-from rag.answer.span_rules import tidy
+from rag.answer.span_rules import subject_span, tidy
 from rag.normalize import terms
 
 
@@ -112,6 +112,13 @@ def test_who_did_question_gets_the_subject_after_the_verb_without_the_time():
     assert span("من افتتح محطة تحلية المياه؟", text) == "وزيرة المياه سلمى الحربي"
     text = "وفازت الروائية ليلى منصور بجائزة المعرض لأفضل رواية عن روايتها."
     assert span("من فاز بجائزة أفضل رواية؟", text) == "الروائية ليلى منصور"
+
+
+def test_who_did_question_keeps_the_name_the_question_makes_an_adjective_of():
+    # «العثمانية» matches «عثمان», but here «عثمان» is the answer, not the verb's object
+    text = "هي إمبراطورية إسلامية أسسها عثمان الأول بن أرطغرل، واستمرت قائمة لما يقرب من 600 سنة."
+    assert span("من اسس الدولة العثمانية؟", text) == "عثمان الأول بن أرطغرل"
+    assert subject_span(Question.parse("من اسس الدولة العثمانية؟"), text) == (text.index("عثمان"), text.index("،"))
 
 
 def test_how_many_question_gets_the_number_before_the_counted_noun():

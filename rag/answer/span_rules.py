@@ -37,7 +37,7 @@ def rule_span(q: Question, text: str, idf: Callable[[str], float] | None = None)
     toks, matched, stop = _marked(q, text)
     if not toks:
         return None
-    return rule_span_at(q.type, text, toks, matched, stop, idf, q.verb, q.focus)
+    return rule_span_at(q.type, text, toks, matched, stop, idf, q.verb, q.focus, q.terms)
 
 
 def _marked(q: Question, text: str) -> tuple[list[Token], list[bool], list[bool]]:
@@ -49,10 +49,24 @@ def _marked(q: Question, text: str) -> tuple[list[Token], list[bool], list[bool]
     return toks, matched, stop
 
 
-def _verb_subject(text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb: str):
-    """The subject of ``verb`` where the sentence has it, before it or after it; else None."""
+def _verb_subject(text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb: str,
+                  terms: tuple[str, ...] = ()):
+    """The subject of ``verb`` where the sentence has it, before it or after it; else None.
+    ``terms``: the question's, to tell a name from the adjective the question makes of it."""
     at = [k for k, t in enumerate(toks) if matched[k] and soft_match(t.norm, verb, prepositions=False)]
-    return _subject_before(text, toks, matched, stop, at) or _subject_after(text, toks, matched, stop, at)
+    return (_subject_before(text, toks, matched, stop, at)
+            or _subject_after(text, toks, matched, stop, at, _named_by_adjective(toks, terms)))
+
+
+_NISBA = ("ي", "يه", "يون", "يين")
+
+
+def _named_by_adjective(toks: list[Token], terms: tuple[str, ...]) -> list[bool]:
+    """Which tokens are the name a question term is the adjective of («عثمان» for «العثمانية»,
+    «سعود» for «السعودية»): they match the term, but a question about «الدولة العثمانية» may
+    well be asking for «عثمان»."""
+    adjectives = set(terms)
+    return [any(t.norm + suffix in adjectives for suffix in _NISBA) for t in toks]
 
 
 def subject_span(q: Question, text: str) -> tuple[int, int] | None:
@@ -60,7 +74,7 @@ def subject_span(q: Question, text: str) -> tuple[int, int] | None:
     verb («من وقع الاتفاقية؟» -> «رئيسي جهازي الشرطة في كل من البلدين»); else None."""
     if not q.verb:
         return None
-    span = _verb_subject(text, *_marked(q, text), q.verb)
+    span = _verb_subject(text, *_marked(q, text), q.verb, q.terms)
     return tidy(text, span) if span else None
 
 
@@ -73,9 +87,11 @@ def rule_span_at(
     idf: Callable[[str], float] | None,
     verb: str | None = None,
     focus: str | None = None,
+    terms: tuple[str, ...] = (),
 ) -> tuple[int, int] | None:
     """``rule_span`` on a tokenized sentence: which tokens match the question, which are stop
-    words; ``verb`` is the verb a «من + فعل» question asks the subject of (questions.asked_verb)."""
+    words; ``verb`` is the verb a «من + فعل» question asks the subject of (questions.asked_verb),
+    ``terms`` the question's terms."""
     anchors = [(t.start + t.end) / 2 for t, m in zip(toks, matched) if m]
 
     if qtype == "when":
@@ -86,7 +102,7 @@ def rule_span_at(
     if qtype in ("why", "how", "yesno") or not any(matched):
         return None
     if verb:
-        subject = _verb_subject(text, toks, matched, stop, verb)
+        subject = _verb_subject(text, toks, matched, stop, verb, terms)
         if subject is not None:
             return subject
     # who / what / where / other: a run of unmatched content words next to the matched ones
@@ -230,14 +246,17 @@ _QUOTES = re.compile(r"[«»\"]")
 
 
 def _subject_after(
-    text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb_at: list[int]
+    text: str, toks: list[Token], matched: list[bool], stop: list[bool], verb_at: list[int],
+    names: list[bool] | None = None,
 ) -> tuple[int, int] | None:
     """«من فاز بالجائزة؟» over «وفازت الروائية ليلى منصور بجائزة المعرض»: the words right after
     the asked verb (its positions: ``verb_at``) in verb-subject order, past the question's
     words that may come first as the verb's object («ونفذت المشروع شركة «المسار»»), up to a
     stop word, punctuation (quotes belong to names), a question word, a time word («صباح
     الأحد») or a phrase with the article behind a preposition («للإنشاءات»). None when the
-    verb is not followed by such words."""
+    verb is not followed by such words. ``names[i]``: token i, though it matches, is a name the
+    question makes an adjective of, never skipped as the object."""
+    names = names or [False] * len(toks)
 
     def free(i: int) -> bool:  # token i may continue the subject
         if i >= len(toks) or stop[i] or toks[i].norm in _TIME_WORDS:
@@ -246,7 +265,7 @@ def _subject_after(
 
     for k in verb_at:
         a = k + 1
-        while a < len(toks) and matched[a] and free(a):
+        while a < len(toks) and matched[a] and not names[a] and free(a):
             a += 1
         if a == len(toks) or not free(a):
             continue
