@@ -44,3 +44,28 @@ def test_summary_has_nulls_when_nothing_to_measure():
     assert rep["retrieval"] == {"hit@1": None, "hit@3": None, "hit@5": None, "mrr": None}
     assert rep["answer"] == {"exact_match": None, "f1": None, "sentence_contains": None}
     assert rep["abstention"]["recall"] == 1.0 and rep["abstention"]["false_abstain_rate"] is None
+
+
+def test_refusal_recall_is_also_given_without_the_questions_on_indexed_titles(tmp_path):
+    import json
+
+    from rag.evaluation import as_unanswerable, read_squad
+
+    def para(title, q):
+        return {"title": title, "paragraphs": [{"context": "نص", "qas": [
+            {"id": q, "question": "سؤال؟", "answers": [{"text": "نص", "answer_start": 0}]}]}]}
+
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"data": [para("نجيب محفوظ", "1"), para("الصين", "2"), para("القمر", "3")]}))
+    _, asked = read_squad(path)
+    refuse = as_unanswerable(asked)
+    assert [q.about for q in refuse] == ["نجيب محفوظ", "الصين", "القمر"] and not any(q.sources for q in refuse)
+    rows = [{"gold_sources": ["نجيب_محفوظ/0"], "gold_rank": 1, "answerable": True, "about": "نجيب محفوظ", "abstained": False,
+             "latency_ms": 1.0, "type": "who"}]
+    rows += [{"gold_sources": [], "answerable": False, "about": q.about, "abstained": refused, "latency_ms": 1.0,
+              "type": "who"} for q, refused in zip(refuse, (False, True, False))]
+    ab = summarize(rows)["abstention"]
+    assert ab["recall"] == pytest.approx(1 / 3, abs=1e-4)
+    assert ab["recall_other_titles"] == 0.5 and ab["to_refuse_on_indexed_titles"] == 1
+    plain = summarize([{**r, "about": ""} for r in rows])["abstention"]
+    assert "recall_other_titles" not in plain

@@ -45,6 +45,7 @@ def _row(q: Question, ans, error: str, ms: float) -> dict:
         "answerable": q.answerable,
         "gold_answers": q.answers,
         "gold_sources": q.sources,
+        "about": q.about,
         "answer": answer_text,
         "abstained": abstained,
         "confidence": round(ans.confidence, 4) if ans is not None else None,
@@ -68,6 +69,18 @@ def _row(q: Question, ans, error: str, ms: float) -> dict:
         row["f1"] = 0.0 if abstained else metrics.f1(answer_text, q.answers)
         row["sentence_contains"] = 0.0 if abstained else metrics.contains(quote, q.answers)
     return row
+
+
+def _recall_elsewhere(answerable: list[dict], unanswerable: list[dict]) -> dict:
+    """Refusal recall over the questions to refuse that were written on a title none of the
+    answerable questions' articles has: a question about an indexed title («نجيب محفوظ» in
+    ARCD-train and ARCD-test) may be answerable after all. Only when titles are known (SQuAD)."""
+    indexed = {r.get("about") for r in answerable} - {"", None}
+    elsewhere = [r for r in unanswerable if r.get("about") and r["about"] not in indexed]
+    if not indexed or not elsewhere or len(elsewhere) == len(unanswerable):
+        return {}
+    return {"recall_other_titles": round(metrics.mean([r["abstained"] for r in elsewhere]), 4),
+            "to_refuse_on_indexed_titles": len(unanswerable) - len(elsewhere)}
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -99,7 +112,7 @@ def summarize(rows: list[dict]) -> dict:
             for k, v in metrics.abstention(
                 [r["abstained"] for r in answerable], [r["abstained"] for r in unanswerable]
             ).items()
-        },
+        } | _recall_elsewhere(answerable, unanswerable),
         "latency_ms": {"p50": rnd(metrics.percentile(lat, 0.5)), "p95": rnd(metrics.percentile(lat, 0.95))},
         "rows": rows,
     }

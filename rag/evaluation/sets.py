@@ -18,6 +18,7 @@ class Question:
     answers: list[str] = field(default_factory=list)
     answerable: bool = True
     sources: list[str] = field(default_factory=list)
+    about: str = ""  # the title of the article it was written on (SQuAD), kept when made unanswerable
 
 
 def read_jsonl(path: Path) -> list[Question]:
@@ -54,7 +55,7 @@ def read_squad(path: Path) -> tuple[list[Article], list[Question]]:
             articles.append(Article(doc_id=doc_id, title=title, text=para["context"], source=str(path)))
             for qa in para["qas"]:
                 answers = [a["text"] for a in qa.get("answers", [])]
-                questions.append(Question(str(qa["id"]), qa["question"], answers, bool(answers), [doc_id]))
+                questions.append(Question(str(qa["id"]), qa["question"], answers, bool(answers), [doc_id], title))
     return articles, questions
 
 
@@ -66,4 +67,4 @@ def read_questions(path: Path) -> list[Question]:
 
 
 def as_unanswerable(questions: list[Question]) -> list[Question]:
-    return [Question(f"unanswerable:{q.id}", q.question, [], False, []) for q in questions]
+    return [Question(f"unanswerable:{q.id}", q.question, [], False, [], q.about) for q in questions]
