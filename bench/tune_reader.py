@@ -3,9 +3,13 @@ answer stage: which sentence to answer from and whose span to give, per question
 
     python bench/tune_reader.py ../shared/data/arcd/arcd-train.json --index-dir .sanad/idx-arcd-train \
         [--weights rag/answer/reader_weights.safetensors] [--dump out/tune_reader.jsonl]
+    python bench/tune_reader.py ../shared/data/arcd/arcd-train.json --index-dir .sanad/idx-arcd-train \
+        --fold-readers .sanad/reader-fold0/reader.safetensors .sanad/reader-fold1/reader.safetensors
 
 The questions measured are those of the ARCD-train titles that bench/train_reader.py held out
-of training (same --dev-share), asked over an index of all of ARCD-train; every one goes
+of training (same --dev-share), or, with --fold-readers (bench/train_reader.py --fold K/N, in K
+order), every ARCD-train question, each read by the fold reader that never saw its title;
+asked over an index of all of ARCD-train; every one goes
 through retrieval and sentence ranking as in `sanad ask`, then the reader reads the --k best
 sentences. Printed: sentence_contains and F1 for ways of choosing the sentence, and reader vs
 rules F1 per question type on the chosen sentence. Never run this on a test set."""
@@ -21,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.train_reader import held_out  # noqa: E402
+from bench.train_reader import fold_of, held_out  # noqa: E402
 from config import load_settings  # noqa: E402
 from rag import Sanad
 from rag import evaluation as ev  # noqa: E402
@@ -130,6 +134,7 @@ def main() -> None:
     ap.add_argument("squad", type=Path)
     ap.add_argument("--index-dir", type=Path, required=True)
     ap.add_argument("--weights", type=Path, default=WEIGHTS_FILE)
+    ap.add_argument("--fold-readers", nargs="+", type=Path, default=[], help="instead of --weights: see above")
     ap.add_argument("--dev-share", type=float, default=0.2)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
@@ -143,16 +148,24 @@ def main() -> None:
         rows = [json.loads(x) for x in args.load.read_text().splitlines()]
     else:
         articles, questions = ev.read_squad(args.squad)
-        dev_titles = {a.title for a in articles if held_out(a.title, args.dev_share)}
-        dev_docs = {a.doc_id for a in articles if a.title in dev_titles}
-        dev = [q for q in questions if q.sources and q.sources[0] in dev_docs]
         base = load_settings()
         sanad = Sanad(load_settings(home=args.index_dir, cache_dir=str(base.cache_path), corpus=""))
         if sanad.store.count() == 0:
             sanad.ingest_articles(articles)
-        reader = Reader(Path(sanad.embedder.model_path()), args.weights, threads=args.threads, dtype=args.dtype)
-        sanad.answerer.reader = reader
-        rows = collect(sanad, reader, dev, args.k)
+        doc_title = {a.doc_id: a.title for a in articles}
+        n = len(args.fold_readers)
+        groups = {}  # reader weights -> the questions it reads
+        for q in questions:
+            title = doc_title[q.sources[0]]
+            if n:
+                groups.setdefault(args.fold_readers[fold_of(title, n)], []).append(q)
+            elif held_out(title, args.dev_share):
+                groups.setdefault(args.weights, []).append(q)
+        rows = []
+        for weights, asked in groups.items():
+            reader = Reader(Path(sanad.embedder.model_path()), weights, threads=args.threads, dtype=args.dtype)
+            sanad.answerer.reader = reader
+            rows += collect(sanad, reader, asked, args.k)
         if args.dump:
             args.dump.parent.mkdir(parents=True, exist_ok=True)
             args.dump.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
