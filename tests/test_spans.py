@@ -126,6 +126,10 @@ def test_how_many_question_gets_the_number_before_the_counted_noun():
     assert span("كم دار نشر شاركت في المعرض؟", text) == "900 دار نشر"
     assert span("كم دولة شاركت في المعرض؟", text) == "32 دولة"
     assert span("كم مرة فاز الفريق بالكأس؟", "فاز الفريق بالكأس ثماني مرات متتالية.") == "ثماني مرات"
+    # «كم عدد X»: X is counted, here a plural whose singular the sentence has before «نشر»
+    assert span("كم عدد دور النشر المشاركة في المعرض؟", text) == "900 دار نشر"
+    assert span("كم عدد الدول المشاركة؟", text) == "32 دولة"
+    assert span("كم مقاطعة في هولندا؟", "تضم هولندا اثنتي عشرة مقاطعة.") == "اثنتي عشرة مقاطعة"
 
 
 def test_who_did_question_skips_the_named_object_and_keeps_quoted_names_whole():

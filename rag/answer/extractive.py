@@ -13,6 +13,7 @@ sentence and the span rules/ranker answer, with their own refusal model."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -21,7 +22,7 @@ from rag.answer.reader import Reader, Span
 from rag.answer.refusal import AbstentionModel, signals
 from rag.answer.sentences import Sentence, rank_sentences
 from rag.answer.span_ranker import extract_span
-from rag.answer.span_rules import subject_span, tidy
+from rag.answer.span_rules import counted_span, subject_span, tidy
 from rag.normalize import is_arabic
 from rag.records import Answer, Citation, Hit, Retrieved
 
@@ -31,6 +32,14 @@ ABSTAIN_EN = "I could not find the answer to this question in the available sour
 RANK_WEIGHT = 10.0  # ranking score (0..~1.2) against reader margin (logits) when choosing the sentence
 RULE_TYPES = frozenset({"when", "yesno"})  # question types whose span the rules give even with the reader
 RULE_SLACK = 1.0  # a rule's span wins when the reader scores it within this much of its own best span
+
+
+def _shares_number(a: str, b: str) -> bool:
+    """Whether two spans share a number written in digits («900 دار نشر» and «900»)."""
+    return bool(set(_DIGITS.findall(a)) & set(_DIGITS.findall(b)))
+
+
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
 
 
 def abstain_message(question: str) -> str:
@@ -114,7 +123,9 @@ class ExtractiveAnswerer:
         """Whether the rules' span replaces the reader's: for RULE_TYPES; when the reader scores
         the rule's span within RULE_SLACK of its best; when the question names the form of its
         answer (a percentage, a duration) and the sentence has one that the reader's span
-        lacks; and for the subject of the verb a «من + فعل» question asks about."""
+        lacks; when a «كم» question's counted noun follows a number the reader's span lacks
+        («كم عدد دور النشر؟»: «900 دار نشر», not the «32» of «من 32 دولة»); and for the subject
+        of the verb a «من + فعل» question asks about."""
         if q.type in RULE_TYPES or not reader_text:
             return True
         if rule is None:
@@ -122,6 +133,8 @@ class ExtractiveAnswerer:
         if sp.other >= sp.score - RULE_SLACK:
             return True
         if q.measure is not None and q.measure.search(text) and not q.measure.search(reader_text):
+            return True
+        if q.counted and rule == counted_span(q, text) and not _shares_number(text[rule[0] : rule[1]], reader_text):
             return True
         subject = subject_span(q, text)
         return subject is not None and subject == rule

@@ -45,7 +45,9 @@ _NUMBER_WORDS = (
     "عشرين|ثلاثين|أربعين|خمسين|مائة|مئة|ألف|ألفي|مليون|مليوني|مليار"
 )
 AMOUNT_WORDS = re.compile(rf"(?:{_NUMBER_WORDS})(?:\s+[^\s،,.؛]+){{0,2}}")
-NUMBER_WORD = re.compile(rf"(?<!\w)(?:{_NUMBER_WORDS}|ملايين|مليارات|مليوني|ثمان)(?!\w)")  # a whole word
+NUMBER_WORDS = frozenset(  # number words, normalized (rag.normalize): compare with normalize(word)
+    normalize(w) for w in f"{_NUMBER_WORDS}|ملايين|مليارات|مليوني|ثمان|اثنتي|اثنتا|اثنا|اثني".split("|")
+)
 
 PERCENT = re.compile(rf"{_NUM}\s*(?:%|٪|في\s+المائة|في\s+المئة|بالمائة|بالمئة)")
 _UNITS = (
@@ -120,10 +122,12 @@ def asked_verb(question: str) -> str | None:
 
 def counted_noun(question: str) -> list[str]:
     """The words a «كم + noun» question counts, normalized: «كم دار نشر شاركت؟» -> [«دار»,
-    «نشر», «شاركت»] (the answer is a number followed by them: «900 دار نشر»). Empty for other
-    questions."""
+    «نشر», «شاركت»] (the answer is a number followed by them: «900 دار نشر»); «كم عدد دور
+    النشر؟» counts «دور النشر», not «عدد». Empty for other questions."""
     words = _words(question)
-    return words[1:] if len(words) > 1 and words[0] in ("كم", "وكم", "فكم") else []
+    if len(words) < 2 or words[0] not in ("كم", "وكم", "فكم"):
+        return []
+    return words[2:] if words[1] == "عدد" else words[1:]
 
 
 _FOCUS_OPENERS = re.compile(r"^\W*(?:و|ف)?(?:من|ما|ماذا)\s+(?:هو|هي|هم|كان|كانت)?\s*", re.UNICODE)

@@ -13,7 +13,7 @@ from rag.answer.question import (
     AMOUNT,
     AMOUNT_WORDS,
     DATE,
-    NUMBER_WORD,
+    NUMBER_WORDS,
     REPORTING_VERBS,
     Question,
 )
@@ -311,18 +311,27 @@ def _subject_before(
 def counted_span(q: Question, text: str) -> tuple[int, int] | None:
     """«كم دار نشر شاركت؟» over «... شاركت فيها 900 دار نشر من 32 دولة»: the number right
     before the counted noun, with the noun and the question's words that follow it in both
-    («900 دار نشر»). None when the question counts nothing or no number precedes the noun."""
+    («900 دار نشر»). The noun may be the singular of a plural asked about, or the reverse, with
+    the same root letters («كم عدد دور النشر؟» over «900 دار نشر»).
+    None when the question counts nothing or no number precedes the noun."""
     counted = [stem(w) for w in q.counted]
     if not counted:
         return None
     toks = tokenize(text, keep_stopwords=True)
 
     def number(i: int) -> bool:
-        return any(c.isdigit() for c in toks[i].norm) or bool(NUMBER_WORD.fullmatch(normalize(text[toks[i].start : toks[i].end])))
+        return any(c.isdigit() for c in toks[i].norm) or normalize(text[toks[i].start : toks[i].end]) in NUMBER_WORDS
+
+    def noun(j: int) -> bool:  # token j is the counted noun, or its singular/plural (same root letters)
+        if soft_match(toks[j].norm, counted[0], prepositions=False):
+            return True
+        return not number(j) and len(root) >= 2 and _root_letters(toks[j].norm) == root
+
+    root = _root_letters(counted[0])
 
     for j in range(1, len(toks)):
-        if not soft_match(toks[j].norm, counted[0], prepositions=False) or not number(j - 1):
-            continue
+        if not number(j - 1) or text[toks[j - 1].end : toks[j].start].strip() or not noun(j):
+            continue  # the number right before the noun, nothing but space between
         a = j - 1
         while a > 0 and number(a - 1) and j - a < 4:
             a -= 1
@@ -331,6 +340,13 @@ def counted_span(q: Question, text: str) -> tuple[int, int] | None:
             b += 1
         return toks[a].start, toks[b].end
     return None
+
+
+def _root_letters(word: str) -> str:
+    """A normalized word without its article, long vowels and final ه: what a broken plural
+    shares with its singular («دور» and «دار», «مدارس» and «مدرسه»: «در», «مدرس»)."""
+    word = word[2:] if word.startswith("ال") and len(word) > 4 else word
+    return re.sub("[اوي]", "", word.removesuffix("ه"))
 
 
 _THAT_SAID = _THAT - {"لان"}  # «قال إن/أن ...»; «لأن» gives a reason, not what was said
