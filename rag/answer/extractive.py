@@ -22,14 +22,14 @@ from rag.answer.reader import Reader, Span
 from rag.answer.refusal import AbstentionModel, signals
 from rag.answer.sentences import Sentence, rank_sentences
 from rag.answer.span_ranker import extract_span
-from rag.answer.span_rules import counted_span, subject_span, tidy
+from rag.answer.span_rules import counted_spans, subject_span, tidy
 from rag.normalize import is_arabic
 from rag.records import Answer, Citation, Hit, Retrieved
 
 ABSTAIN_AR = "لا أجد في المصادر المتاحة ما يجيب عن هذا السؤال."
 ABSTAIN_EN = "I could not find the answer to this question in the available sources."
 
-RANK_WEIGHT = 10.0  # ranking score (0..~1.2) against reader margin (logits) when choosing the sentence
+RANK_WEIGHT = 15.0  # ranking score (0..~1.2) against reader margin (logits) when choosing the sentence
 RULE_TYPES = frozenset({"when", "yesno"})  # question types whose span the rules give even with the reader
 RULE_SLACK = 1.0  # a rule's span wins when the reader scores it within this much of its own best span
 
@@ -123,8 +123,9 @@ class ExtractiveAnswerer:
         """Whether the rules' span replaces the reader's: for RULE_TYPES; when the reader scores
         the rule's span within RULE_SLACK of its best; when the question names the form of its
         answer (a percentage, a duration) and the sentence has one that the reader's span
-        lacks; when a «كم» question's counted noun follows a number the reader's span lacks
-        («كم عدد دور النشر؟»: «900 دار نشر», not the «32» of «من 32 دولة»); and for the subject
+        lacks; when a «كم» question's counted noun follows a number once in the sentence and the
+        reader's span lacks it («كم عدد دور النشر؟»: «900 دار نشر», not the «32» of «من 32
+        دولة»); and for the subject
         of the verb a «من + فعل» question asks about."""
         if q.type in RULE_TYPES or not reader_text:
             return True
@@ -134,8 +135,8 @@ class ExtractiveAnswerer:
             return True
         if q.measure is not None and q.measure.search(text) and not q.measure.search(reader_text):
             return True
-        if q.counted and rule == counted_span(q, text) and not _shares_number(text[rule[0] : rule[1]], reader_text):
-            return True
+        if q.counted and counted_spans(q, text) == [rule] and not _shares_number(text[rule[0] : rule[1]], reader_text):
+            return True  # the one number+noun the question counts, which the reader's span lacks
         subject = subject_span(q, text)
         return subject is not None and subject == rule
 

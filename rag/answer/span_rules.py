@@ -313,10 +313,17 @@ def counted_span(q: Question, text: str) -> tuple[int, int] | None:
     before the counted noun, with the noun and the question's words that follow it in both
     («900 دار نشر»). The noun may be the singular of a plural asked about, or the reverse, with
     the same root letters («كم عدد دور النشر؟» over «900 دار نشر»).
-    None when the question counts nothing or no number precedes the noun."""
+    None when the question counts nothing or no number precedes the noun; the first when
+    several do (counted_spans gives them all)."""
+    found = counted_spans(q, text)
+    return found[0] if found else None
+
+
+def counted_spans(q: Question, text: str) -> list[tuple[int, int]]:
+    """Every span ``counted_span`` could give, in order."""
     counted = [stem(w) for w in q.counted]
     if not counted:
-        return None
+        return []
     toks = tokenize(text, keep_stopwords=True)
 
     def number(i: int) -> bool:
@@ -328,7 +335,7 @@ def counted_span(q: Question, text: str) -> tuple[int, int] | None:
         return not number(j) and len(root) >= 2 and _root_letters(toks[j].norm) == root
 
     root = _root_letters(counted[0])
-
+    found = []
     for j in range(1, len(toks)):
         if not number(j - 1) or text[toks[j - 1].end : toks[j].start].strip() or not noun(j):
             continue  # the number right before the noun, nothing but space between
@@ -338,8 +345,8 @@ def counted_span(q: Question, text: str) -> tuple[int, int] | None:
         b = j
         while b + 1 < len(toks) and b - j + 1 < len(counted) and soft_match(toks[b + 1].norm, counted[b - j + 1], prepositions=False):
             b += 1
-        return toks[a].start, toks[b].end
-    return None
+        found.append((toks[a].start, toks[b].end))
+    return found
 
 
 def _root_letters(word: str) -> str:
