@@ -1,0 +1,44 @@
+"""How bench/train_reader.py splits ARCD-train: the shipped reader's held-out share, and the
+folds whose readers stand in for it when the refusal model and the answer stage are measured."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.train_reader import build_examples, fold_of, parse_fold  # noqa: E402
+
+CONTEXT = "وقع الوزير الاتفاقية في طهران. وحضر السفير المراسم."
+
+
+def squad(path: Path, titles: list[str]) -> str:
+    qas = lambda t: [{"id": t, "question": "أين وقع الوزير الاتفاقية؟",  # noqa: E731
+                      "answers": [{"text": "طهران", "answer_start": CONTEXT.index("طهران")}]}]
+    path.write_text(json.dumps({"data": [{"title": t, "paragraphs": [{"context": CONTEXT, "qas": qas(t)}]}
+                                         for t in titles]}, ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+def test_each_fold_reader_is_blind_to_its_fold_and_trained_on_the_rest(tmp_path):
+    titles = [f"مقال {i}" for i in range(40)]
+    path = squad(tmp_path / "arcd-train.json", titles)
+    folds = {t: fold_of(t, 2) for t in titles}
+    assert set(folds.values()) == {0, 1}  # both folds hold titles
+    for k in (0, 1):
+        train, dev = build_examples([path], 0.2, 13, 0.0, 1.0, 0, parse_fold(f"{k}/2"))
+        assert sorted(d[0] for d in dev) == sorted(t for t in titles if folds[t] == k)
+        # every training window is one of the other fold's questions (one positive, maybe a negative each)
+        positives = [w for w in train if w[2] >= 0]
+        assert len(positives) == sum(1 for t in titles if folds[t] != k)
+
+
+def test_fold_split_is_deterministic_and_fold_arguments_are_checked(tmp_path):
+    assert [fold_of("نجيب محفوظ", 2) for _ in range(3)] == [fold_of("نجيب محفوظ", 2)] * 3
+    assert parse_fold("") is None and parse_fold("1/2") == (1, 2)
+    with pytest.raises(SystemExit, match="K must be in"):
+        parse_fold("2/2")
+    with pytest.raises(SystemExit, match="never trained on"):
+        build_examples([squad(tmp_path / "arcd-test.json", ["x"])], 0.2, 13, 0.0, 1.0, 0, None)
