@@ -125,8 +125,7 @@ class ExtractiveAnswerer:
         answer (a percentage, a duration) and the sentence has one that the reader's span
         lacks; when a «كم» question's counted noun follows a number once in the sentence and the
         reader's span lacks it («كم عدد دور النشر؟»: «900 دار نشر», not the «32» of «من 32
-        دولة»); and for the subject
-        of the verb a «من + فعل» question asks about."""
+        دولة»); and for the subject of the verb a «من + فعل» question asks about."""
         if q.type in RULE_TYPES or not reader_text:
             return True
         if rule is None:
