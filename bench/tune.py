@@ -174,6 +174,8 @@ def main() -> None:
     articles, questions = ev.read_squad(args.squad)
     titles = sorted({a.title for a in articles})
     base = load_settings()
+    if args.fold_readers and "reader" not in args.modes:
+        raise SystemExit("--fold-readers is for the 'reader' refusal model: add it to --modes")
     readers, pick, clean_docs = [], None, None
     if "reader" in args.modes:
         weights = args.fold_readers or [READER_WEIGHTS]
