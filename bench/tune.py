@@ -57,17 +57,15 @@ def feature_rows(sanad: Sanad, questions: list[ev.Question], readers: list[Reade
     """The refusal model's inputs for each question, without the reader and with it; with fold
     readers, ``pick(question)`` says which of ``readers`` reads it (the one that never saw it)."""
     reading = [never_abstain(sanad, r) for r in readers]
-    answerers = {}
-    if not readers or modes is None or "rules" in modes:
-        answerers["rules"] = never_abstain(sanad)
-    rows: dict[str, list] = {mode: [] for mode in ([*answerers, "reader"] if readers else answerers)}
+    rules = never_abstain(sanad) if not readers or modes is None or "rules" in modes else None
+    rows: dict[str, list] = {mode: [] for mode, on in (("rules", rules), ("reader", reading)) if on}
     for q in questions:
         text, _ = clean_question(q.question, sanad.settings.max_question_chars)
         retrieved = sanad.retrieve(text)
-        chosen = {**answerers, **({"reader": reading[pick(q) if pick else 0]} if readers else {})}
-        for mode, answerer in chosen.items():
+        for mode, out in rows.items():
+            answerer = rules if mode == "rules" else reading[pick(q) if pick else 0]
             sig = answerer.evidence(text, retrieved) or abstention.signals(retrieved, 0.0)
-            rows[mode].append(abstention.features(sig, MODES[mode]))
+            out.append(abstention.features(sig, MODES[mode]))
     return {mode: np.array(r) for mode, r in rows.items()}
 
 
@@ -77,11 +75,11 @@ def margin_scale(sanad: Sanad, questions: list[ev.Question], shipped: Reader, re
     the shipped reader held out, so that neither reader saw them). The fold readers' margins are
     multiplied by it, so that the model is fitted on margins of the size it will be given."""
     ours, theirs = [], []
+    ship, folds = never_abstain(sanad, shipped), [never_abstain(sanad, r) for r in readers]
     for q in questions:
         text, _ = clean_question(q.question, sanad.settings.max_question_chars)
         retrieved = sanad.retrieve(text)
-        a = never_abstain(sanad, shipped).evidence(text, retrieved)
-        b = never_abstain(sanad, readers[pick(q)]).evidence(text, retrieved)
+        a, b = ship.evidence(text, retrieved), folds[pick(q)].evidence(text, retrieved)
         if a and b:
             ours.append(a["reader_margin"])
             theirs.append(b["reader_margin"])
