@@ -106,8 +106,44 @@ def examples_for(context: str, question: str, answer: str, a0: int, rng: random.
     return out
 
 
+class NegativePool:
+    """The sentences of some paragraphs, to find for a question the sentence of *another*
+    article that shares the most (idf-weighted) words with it: a "retrieved negative". At run
+    time the reader also reads sentences of articles a question is not about, and its margin
+    chooses between them and feeds the refusal model; the same-paragraph hard negatives alone
+    never show it such sentences."""
+
+    def __init__(self, paragraphs: list[tuple[str, str]]):
+        self.sents: list[tuple[str, str]] = []  # (title, sentence)
+        index: dict[str, list[int]] = {}
+        for title, context in paragraphs:
+            for s, e in split_sentences(context):
+                sid = len(self.sents)
+                self.sents.append((title, context[s:e]))
+                for term in {t.norm for t in tokenize(context[s:e])}:
+                    index.setdefault(term, []).append(sid)
+        n = max(len(self.sents), 1)
+        self.index = index
+        self.idf = {t: math.log(1 + n / len(ids)) for t, ids in index.items()}
+
+    def best(self, question: str, title: str, answer: str) -> str | None:
+        """The best-matching sentence of an article other than ``title`` that lacks ``answer``."""
+        score: dict[int, float] = {}
+        for term in {t.norm for t in tokenize(question)}:
+            for sid in self.index.get(term, ()):
+                score[sid] = score.get(sid, 0.0) + self.idf[term]
+        for sid in sorted(score, key=lambda k: (-score[k], k)):
+            other_title, text = self.sents[sid]
+            if other_title != title and answer not in text:
+                return text
+        return None
+
+
 def build_examples(paths: list[str], dev_share: float, seed: int, windows_ctx: float, negatives: float, cap: int,
-                   fold: tuple[int, int] | None = None):
+                   fold: tuple[int, int] | None = None, retrieved: float = 0.0):
+    """Training windows (question, window, answer start, end; -1 for none) and the dev
+    questions. ``retrieved``: the chance per question of a retrieved negative (NegativePool),
+    drawn from the training paragraphs of the same file only."""
     rng = random.Random(seed)
     train, dev = [], []
     for path in paths:
@@ -117,12 +153,20 @@ def build_examples(paths: list[str], dev_share: float, seed: int, windows_ctx: f
         items = list(squad_items(path))
         if cap and len(items) > cap:
             items = random.Random(seed).sample(items, cap)
+        kept = []
         for title, context, q, ans, a0 in items:
             if arcd and (fold_of(title, fold[1]) == fold[0] if fold else held_out(title, dev_share)):
                 dev.append((title, context, q, ans, a0))
-                continue
+            else:
+                kept.append((title, context, q, ans, a0))
+        pool = NegativePool(list(dict.fromkeys((t, c) for t, c, *_ in kept))) if retrieved else None
+        for title, context, q, ans, a0 in kept:
             for w, s, e in examples_for(context, q, ans, a0, rng, windows_ctx, negatives):
                 train.append((q, w, s, e))
+            if pool is not None and rng.random() < retrieved:
+                neg = pool.best(q, title, ans)
+                if neg is not None:
+                    train.append((q, neg, -1, -1))
     return train, dev
 
 
@@ -200,6 +244,8 @@ def main(argv=None):
                     "--dev-share (fold readers, whose margins on the held-out fold fit the refusal model)")
     ap.add_argument("--windows-ctx", type=float, default=0.3, help="chance of adding each neighbouring sentence")
     ap.add_argument("--negatives", type=float, default=0.6, help="chance of a hard negative sentence per question")
+    ap.add_argument("--retrieved", type=float, default=0.0,
+                    help="chance of a retrieved negative per question: the best-matching sentence of another article")
     ap.add_argument("--cap", type=int, default=0, help="at most this many questions from each file (0: all)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=13)
@@ -226,7 +272,7 @@ def main(argv=None):
     print(f"base {base[:12]}; trained parameters {sum(p.numel() for p in params) / 1e6:.2f}M", flush=True)
 
     train, dev = build_examples(args.train, args.dev_share, args.seed, args.windows_ctx, args.negatives, args.cap,
-                                parse_fold(args.fold))
+                                parse_fold(args.fold), args.retrieved)
     if args.limit:
         train = train[: args.limit]
     print(f"{len(train)} training windows ({sum(1 for t in train if t[2] < 0)} negatives), {len(dev)} dev questions",

@@ -26,13 +26,14 @@ def reader(base_dir):
     return R.Reader(base_dir)
 
 
-@pytest.mark.xfail(strict=True, reason="known miss of the shipped reader: in «فلاديمير كولوكولتسيف وزير الداخلية "
-                   "الروسية ... بدعوة من نظيره الإيراني مصطفى محمد نجار» it names the Russian for the Iranian "
-                   "(docs/quality.md); strict, so a reader that gets it right makes this test fail until the mark goes")
 def test_iranian_minister_is_the_one_named_beside_the_russian(seeded):
+    # «فلاديمير كولوكولتسيف وزير الداخلية الروسية ... بدعوة من نظيره الإيراني مصطفى محمد نجار»:
+    # the reader alone names the Russian (beside «وزير الداخلية», qualified «الروسية»); its best
+    # span after the question's «الإيراني» answers instead
     a = seeded.ask("من هو وزير الداخلية الإيراني؟")
     assert not a.abstained, a.confidence
-    assert "مصطفى محمد نجار" in a.answer and "كولوكولتسيف" not in a.answer
+    assert "كولوكولتسيف" in a.choice.reader_text
+    assert a.answer == "مصطفى محمد نجار"
     check_quotes(a)
 
 
@@ -93,6 +94,35 @@ def test_best_span_maps_tokens_back_to_the_text_as_written(base_dir):
     (span,) = R.best_spans(enc, start, end, [window])
     assert window[span.start : span.end] == name
     assert span.score == 10.0 and span.null == -20.0 and span.margin == 30.0
+
+
+def test_best_span_inside_a_region_is_found_beside_the_best_overall(base_dir):
+    """``regions``: the best span whose tokens lie inside the region, whatever scores higher
+    outside it; no region, no inner span."""
+    import torch
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(base_dir))
+    window = "زار كولوكولتسيف طهران بدعوة من نظيره الإيراني مصطفى نجار أمس."
+    enc = R.encode(tok, ["من هو وزير الداخلية الإيراني؟"], [window])
+    offs = enc["offset_mapping"][0].tolist()
+    ctx = [k for k, sid in enumerate(enc.sequence_ids(0)) if sid == 1]
+
+    def token_at(char: int) -> int:
+        return next(k for k in ctx if offs[k][0] <= char < offs[k][1])
+
+    start = torch.full((1, len(offs)), -10.0)
+    end = torch.full((1, len(offs)), -10.0)
+    russian, iranian = window.index("كولوكولتسيف"), window.index("مصطفى نجار")
+    start[0, token_at(russian)] = end[0, token_at(russian + 10)] = 6.0
+    start[0, token_at(iranian)] = end[0, token_at(iranian + 9)] = 2.0
+    region = (iranian, window.index(" أمس") + 4)
+    (span,) = R.best_spans(enc, start, end, [window], regions=[region])
+    assert window[span.start : span.end] == "كولوكولتسيف" and span.score == 12.0
+    assert span.inner is not None
+    assert window[span.inner[0] : span.inner[1]] == "مصطفى نجار" and span.inner[2] == 4.0
+    (plain,) = R.best_spans(enc, start, end, [window], regions=[None])
+    assert plain.inner is None and (plain.start, plain.end) == (span.start, span.end)
 
 
 def test_empty_and_overlong_windows_are_read_without_error(reader):

@@ -8,7 +8,7 @@ import pytest
 from rag.answer.linear import LinearModel, fit, softmax
 from rag.answer.question import Question
 from rag.answer.span_ranker import FEATURES, WEIGHTS_FILE, candidates, extract_span
-from rag.answer.span_rules import subject_span, tidy
+from rag.answer.span_rules import otherwise_qualified, qualified_region, subject_span, tidy
 from rag.normalize import terms
 
 
@@ -97,6 +97,28 @@ def test_who_question_gets_the_name_after_the_role_not_the_verb_before_it():
 def test_who_is_question_takes_the_name_beside_the_asked_about_word():
     text = "وقالت إن زيارة وزير الداخلية الروسية لطهران بدعوة من نظيره الإيراني مصطفى محمد نجار تعتبر الأولى."
     assert "مصطفى محمد نجار" in span("من هو نظير وزير الداخلية الروسي؟", text)
+
+
+def test_a_role_qualified_otherwise_than_the_question_points_past_the_question_qualifier():
+    text = ("وقالت إن الزيارة التي قام بها فلاديمير كولوكولتسيف وزير الداخلية الروسية لطهران بدعوة من نظيره "
+            "الإيراني مصطفى محمد نجار تعتبر الأولى.")
+    q = Question.parse("من هو وزير الداخلية الإيراني؟")
+    assert q.qualifier == "ايراني"
+    a, b = qualified_region(q, text)
+    assert text[a:b] == "مصطفى محمد نجار تعتبر الأولى"  # the reader chooses the boundaries inside it
+    russian = (text.index("فلاديمير"), text.index(" وزير"))
+    iranian = (a, text.index(" تعتبر"))
+    assert otherwise_qualified(q, text, russian) and not otherwise_qualified(q, text, iranian)
+    # asked about the Russian, the Russian is qualified as asked
+    assert not otherwise_qualified(Question.parse("من هو وزير الداخلية الروسي؟"), text, russian)
+    # no qualifier: «وزير الداخلية» is one role; «الراغب الأصفهاني» is a name asked about, and
+    # the words after it are no role's other qualifier
+    for plain in ("من هو وزير الداخلية؟", "من وقع الاتفاقية الروسية؟", "ما هي العاصمة الإيرانية؟"):
+        assert Question.parse(plain).qualifier is None, plain
+        assert qualified_region(Question.parse(plain), text) is None
+    bio = "الراغب الأصفهاني أديب وعالم، أصله من أصفهان."
+    qb = Question.parse("من هو الراغب الأصفهاني؟")
+    assert not otherwise_qualified(qb, bio, (bio.index("أديب"), bio.index("،")))
 
 
 def test_who_did_question_gets_the_whole_subject_of_the_verb():

@@ -8,7 +8,10 @@ How the two share the work was decided on held-out ARCD-train questions with
 RANK_WEIGHT x its ranking score is highest; the span is the reader's, except for the question
 types in RULE_TYPES and where the reader itself scores the rules' span within RULE_SLACK of
 its own best (the reader then agrees the rule's boundaries are about as good, and the rules
-know news conventions such as a name beside its role). Without the reader (``reader = false``, or no torch) the best-ranked
+know news conventions such as a name beside its role), and where the reader names the one
+whose role the sentence qualifies otherwise than the question («وزير الداخلية الروسية» for
+«من هو وزير الداخلية الإيراني؟»): then the reader's best span after the question's qualifier
+answers. Without the reader (``reader = false``, or no torch) the best-ranked
 sentence and the span rules/ranker answer, with their own refusal model."""
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from rag.answer.reader import Reader, Span
 from rag.answer.refusal import AbstentionModel, signals
 from rag.answer.sentences import Sentence, rank_sentences
 from rag.answer.span_ranker import extract_span
-from rag.answer.span_rules import counted_spans, subject_span, tidy
+from rag.answer.span_rules import counted_spans, otherwise_qualified, qualified_region, subject_span, tidy
 from rag.normalize import is_arabic
 from rag.records import Answer, Citation, Hit, Retrieved
 
@@ -108,12 +111,17 @@ class ExtractiveAnswerer:
                 if len(top) == self.reader_sentences:
                     break
         rules = [extract_span(q, s.text, self.idf) for s in top]
-        spans = self.reader.read(q.text, [s.text for s in top], rules)
+        regions = [qualified_region(q, s.text) for s in top] if q.qualifier else None
+        spans = self.reader.read(q.text, [s.text for s in top], rules, regions)
         i = max(range(len(top)), key=lambda j: spans[j].margin + RANK_WEIGHT * top[j].score)
         best, sp, rule = top[i], spans[i], rules[i]
         rules_text = best.text[rule[0] : rule[1]] if rule else best.text
         reader_span = tidy(best.text, (sp.start, sp.end)) if sp.end > sp.start else None
         reader_text = best.text[reader_span[0] : reader_span[1]] if reader_span else ""
+        if sp.inner and sp.inner[2] > sp.null and reader_span and otherwise_qualified(q, best.text, reader_span):
+            # the reader named the one whose role has another qualifier: its best span after the question's
+            inner = sp.inner[:2]
+            return Choice(best, inner, "rules", sp.margin, reader_text, best.text[inner[0] : inner[1]])
         if self.rules_win(q, best.text, rule, reader_text, sp):
             return Choice(best, rule, "rules", sp.margin, reader_text, rules_text)
         return Choice(best, reader_span, "reader", sp.margin, reader_text, rules_text)

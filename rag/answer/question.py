@@ -120,6 +120,23 @@ def asked_verb(question: str) -> str | None:
     return words[1]
 
 
+def qualifier(question: str) -> str | None:
+    """The adjective a «من هو» question gives the role it asks about: «من هو وزير الداخلية
+    الإيراني؟» -> «ايراني» (normalized and stemmed as rag.normalize.tokenize does). It is the
+    last word, a definite nisba («ال…ي», «ال…ية») after another definite word: an adjective
+    follows the whole «وزير الداخلية», whose own second word is no qualifier. None otherwise, and
+    for «من + فعل» questions."""
+    from rag.normalize import stem
+
+    words = re.findall(r"\w+", question)
+    if question_type(question) != "who" or asked_verb(question) or len(words) < 3:
+        return None
+    last, prev = normalize(words[-1]), normalize(words[-2])
+    if not (last.startswith("ال") and prev.startswith("ال") and last.endswith(("ي", "يه")) and len(last) >= 5):
+        return None
+    return stem(last)
+
+
 def counted_noun(question: str) -> list[str]:
     """The words a «كم + noun» question counts, normalized: «كم دار نشر شاركت؟» -> [«دار»,
     «نشر», «شاركت»] (the answer is a number followed by them: «900 دار نشر»); «كم عدد دور
@@ -187,6 +204,7 @@ class Question:
     measure: re.Pattern | None  # the pattern its answer takes when it names a measure
     verb: str | None  # the verb whose subject a «من + فعل» question asks for
     counted: tuple[str, ...]  # the words a «كم + noun» question counts
+    qualifier: str | None  # the adjective a «من هو» question gives its role (qualifier)
     asks_name: bool
     asks_what_was_said: bool
 
@@ -198,6 +216,7 @@ class Question:
         return Question(
             text=text, type=question_type(text), terms=terms, focus=focus_term(text, list(terms)),
             measure=measure(text), verb=asked_verb(text), counted=tuple(counted_noun(text)),
+            qualifier=qualifier(text),
             asks_name=asks_name(text), asks_what_was_said=asks_what_was_said(text),
         )
 

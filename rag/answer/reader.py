@@ -43,6 +43,7 @@ class Span:
     score: float  # start + end logit
     null: float  # the "no answer here" score (start and end on the first token)
     other: float = float("-inf")  # the reader's score of another span of the window (``read(..., others)``)
+    inner: tuple[int, int, float] | None = None  # its best span inside a region (``read(..., regions)``): start, end, score
 
     @property
     def margin(self) -> float:
@@ -144,47 +145,70 @@ def encode(tokenizer, questions: list[str], windows: list[str], max_length: int 
     )
 
 
+def _inside(enc, i: int, span: tuple[int, int]) -> list[int]:
+    """The tokens of window ``i`` that lie inside the character span ``span``."""
+    offsets = enc["offset_mapping"][i].tolist()
+    return [k for k, (sid, (a, b)) in enumerate(zip(enc.sequence_ids(i), offsets))
+            if sid == 1 and a < b and a >= span[0] - 1 and b <= span[1] + 1]
+
+
 def span_score(enc, i: int, starts, ends, span: tuple[int, int]) -> float:
     """The reader's start + end score of the character span ``span`` of window ``i``: its first
     and last tokens (-inf when no token of the window lies inside it)."""
-    offsets = enc["offset_mapping"][i].tolist()
-    inside = [k for k, (sid, (a, b)) in enumerate(zip(enc.sequence_ids(i), offsets))
-              if sid == 1 and a < b and a >= span[0] - 1 and b <= span[1] + 1]
+    inside = _inside(enc, i, span)
     if not inside:
         return float("-inf")
     return float(starts[i, inside[0]] + ends[i, inside[-1]])
 
 
+def _best(s: np.ndarray, e: np.ndarray, max_tokens: int) -> tuple[int, int, float]:
+    """Token indices (a, b) maximising s[a] + e[b] with a <= b < a + max_tokens, and the score."""
+    n = len(s)
+    grid = s[:, None] + e[None, :]
+    a_idx, b_idx = np.indices((n, n))
+    grid[(b_idx < a_idx) | (b_idx >= a_idx + max_tokens)] = -np.inf
+    a, b = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    return int(a), int(b), float(grid[a, b])
+
+
+def _chars(text: str, offsets, a: int, b: int) -> tuple[int, int]:
+    """Character offsets of tokens a..b of ``text``, white space trimmed."""
+    cs, ce = int(offsets[a, 0]), int(offsets[b, 1])
+    while cs < ce and text[cs].isspace():
+        cs += 1
+    while ce > cs and text[ce - 1].isspace():
+        ce -= 1
+    return cs, ce
+
+
 def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: int = MAX_ANSWER_TOKENS,
-               others: list[tuple[int, int] | None] | None = None) -> list[Span]:
+               others: list[tuple[int, int] | None] | None = None,
+               regions: list[tuple[int, int] | None] | None = None) -> list[Span]:
     """The best span of each window (start <= end, at most ``max_tokens``), with offsets
     into the window's own text, white space trimmed; with ``others``, also the score of that
-    span of each window."""
+    span of each window; with ``regions``, also the best span inside that region of each window."""
     starts = start_logits.detach().float().numpy()
     ends = end_logits.detach().float().numpy()
     offsets = enc["offset_mapping"].numpy()
     out = []
     for i, text in enumerate(windows):
         ctx = np.array([sid == 1 for sid in enc.sequence_ids(i)])
+        null = float(starts[i, 0] + ends[i, 0])
         if not ctx.any():
-            out.append(Span(i, 0, 0, float("-inf"), float(starts[i, 0] + ends[i, 0])))
+            out.append(Span(i, 0, 0, float("-inf"), null))
             continue
-        s = np.where(ctx, starts[i], -np.inf)
-        e = np.where(ctx, ends[i], -np.inf)
-        n = len(s)
-        # score[a, b] = s[a] + e[b] for a <= b < a + max_tokens
-        grid = s[:, None] + e[None, :]
-        a_idx, b_idx = np.indices((n, n))
-        grid[(b_idx < a_idx) | (b_idx >= a_idx + max_tokens)] = -np.inf
-        a, b = np.unravel_index(int(np.argmax(grid)), grid.shape)
-        cs, ce = int(offsets[i, a, 0]), int(offsets[i, b, 1])
-        while cs < ce and text[cs].isspace():
-            cs += 1
-        while ce > cs and text[ce - 1].isspace():
-            ce -= 1
+        a, b, score = _best(np.where(ctx, starts[i], -np.inf), np.where(ctx, ends[i], -np.inf), max_tokens)
         other = others[i] if others else None
-        out.append(Span(i, cs, ce, float(grid[a, b]), float(starts[i, 0] + ends[i, 0]),
-                        span_score(enc, i, starts, ends, other) if other else float("-inf")))
+        region = regions[i] if regions else None
+        inner = None
+        if region:
+            keep = np.zeros(len(ctx), dtype=bool)
+            keep[_inside(enc, i, region)] = True
+            if keep.any():
+                ra, rb, rscore = _best(np.where(keep, starts[i], -np.inf), np.where(keep, ends[i], -np.inf), max_tokens)
+                inner = (*_chars(text, offsets[i], ra, rb), rscore)
+        out.append(Span(i, *_chars(text, offsets[i], a, b), score, null,
+                        span_score(enc, i, starts, ends, other) if other else float("-inf"), inner))
     return out
 
 
@@ -236,9 +260,10 @@ class Reader:
         model.eval()
         self._model, self._tokenizer = model, tokenizer
 
-    def read(self, question: str, windows: list[str], others: list[tuple[int, int] | None] | None = None) -> list[Span]:
+    def read(self, question: str, windows: list[str], others: list[tuple[int, int] | None] | None = None,
+             regions: list[tuple[int, int] | None] | None = None) -> list[Span]:
         """The best span of each window for ``question`` (and the score of ``others[i]``, a
-        character span of window i, when given)."""
+        character span of window i, and the best span inside ``regions[i]``, when given)."""
         import torch
 
         if not windows:
@@ -254,6 +279,7 @@ class Reader:
                     with torch.inference_mode():
                         out = self._model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
                     (span,) = best_spans(enc, out.start_logits, out.end_logits, [window],
-                                         others=[others[i]] if others else None)
+                                         others=[others[i]] if others else None,
+                                         regions=[regions[i]] if regions else None)
                     spans.append(replace(span, window=i))
                 return spans

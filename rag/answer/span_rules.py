@@ -308,6 +308,48 @@ def _subject_before(
     return None
 
 
+def qualified_region(q: Question, text: str) -> tuple[int, int] | None:
+    """Where a «من هو» question that qualifies its role («من هو وزير الداخلية الإيراني؟») may
+    find its answer in ``text``: the words right after the qualifier («بدعوة من نظيره الإيراني
+    مصطفى محمد نجار تعتبر الأولى» -> «مصطفى محمد نجار تعتبر الأولى»), up to a stop word,
+    punctuation or a question word, at most RULE_SPAN_WORDS; the reader chooses the boundaries
+    inside it. None without a qualifier or such words."""
+    if not q.qualifier:
+        return None
+    toks, matched, stop = _marked(q, text)
+    for k, t in enumerate(toks[:-1]):
+        if not soft_match(t.norm, q.qualifier, prepositions=False):
+            continue
+        a = b = k + 1
+        if matched[a] or stop[a] or BREAK.search(text[t.end : toks[a].start]):
+            continue
+        while (b + 1 < len(toks) and b - a + 1 < RULE_SPAN_WORDS and not matched[b + 1] and not stop[b + 1]
+               and not BREAK.search(text[toks[b].end : toks[b + 1].start])):
+            b += 1
+        return toks[a].start, toks[b].end
+    return None
+
+
+def otherwise_qualified(q: Question, text: str, span: tuple[int, int]) -> bool:
+    """Whether ``span`` of ``text`` names the one whose role the sentence qualifies otherwise
+    than the question: «من هو وزير الداخلية الإيراني؟» and «فلاديمير كولوكولتسيف وزير الداخلية
+    الروسية»: within 4 words of the question's role words followed by another definite nisba
+    («الروسية»)."""
+    if not q.qualifier:
+        return False
+    toks, matched, _stop = _marked(q, text)
+    inside = [k for k, t in enumerate(toks) if t.start >= span[0] and t.end <= span[1]]
+    if not inside:
+        return False
+    for k in range(1, len(toks)):
+        word = normalize(text[toks[k].start : toks[k].end])
+        other = (word.startswith(("ال", "وال")) and word.endswith(("ي", "يه")) and not matched[k]
+                 and matched[k - 1] and not soft_match(toks[k].norm, q.qualifier, prepositions=False))
+        if other and min(abs(k - i) for i in inside) <= 4:
+            return True
+    return False
+
+
 def counted_span(q: Question, text: str) -> tuple[int, int] | None:
     """«كم دار نشر شاركت؟» over «... شاركت فيها 900 دار نشر من 32 دولة»: the number right
     before the counted noun, with the noun and the question's words that follow it in both
