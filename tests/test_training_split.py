@@ -42,3 +42,30 @@ def test_fold_split_is_deterministic_and_fold_arguments_are_checked(tmp_path):
         parse_fold("2/2")
     with pytest.raises(SystemExit, match="never trained on"):
         build_examples([squad(tmp_path / "arcd-test.json", ["x"])], 0.2, 13, 0.0, 1.0, 0, None)
+
+
+def test_retrieved_negatives_come_from_other_training_articles_and_lack_the_answer(tmp_path):
+    """--retrieved: the sentence of another article sharing most with the question, never one of
+    the held-out titles (their text stays unseen) and never one holding the answer."""
+    cities = "طهران موسكو بغداد دمشق القاهرة الرياض عمان تونس الجزائر الرباط بيروت الدوحة".split()
+    data = []
+    for i, city in enumerate(cities):
+        context = f"وقع الوزير الاتفاقية في {city}. وحضر السفير المراسم."
+        data.append({"title": f"مقال {i}", "paragraphs": [{"context": context, "qas": [{
+            "id": str(i), "question": "أين وقع الوزير الاتفاقية؟",
+            "answers": [{"text": city, "answer_start": context.index(city)}]}]}]})
+    path = tmp_path / "arcd-train.json"
+    path.write_text(json.dumps({"data": data}, ensure_ascii=False), encoding="utf-8")
+    plain, _ = build_examples([str(path)], 0.2, 13, 0.0, 0.0, 0, parse_fold("0/2"))
+    train, dev = build_examples([str(path)], 0.2, 13, 0.0, 0.0, 0, parse_fold("0/2"), retrieved=1.0)
+    assert all(w[2] >= 0 for w in plain)  # no same-paragraph negatives asked for
+    assert len(train) == 2 * len(plain)  # each training question: its window, then its retrieved negative
+    held = {d[0] for d in dev}
+    assert held and len(held) < len(cities)
+    city_of = {f"وقع الوزير الاتفاقية في {c}.": c for c in cities}
+    title_of = {c: f"مقال {i}" for i, c in enumerate(cities)}
+    for positive, negative in zip(train[::2], train[1::2]):
+        own = positive[1][positive[2] : positive[3]]
+        assert negative[2:] == (-1, -1) and negative[1] in city_of  # the other signing, not «وحضر السفير»
+        assert city_of[negative[1]] != own  # never the question's own answer ...
+        assert title_of[city_of[negative[1]]] not in held  # ... nor a held-out article's text
