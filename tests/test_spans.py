@@ -8,7 +8,12 @@ import pytest
 from rag.answer.linear import LinearModel, fit, softmax
 from rag.answer.question import Question
 from rag.answer.span_ranker import FEATURES, WEIGHTS_FILE, candidates, extract_span
-from rag.answer.span_rules import otherwise_qualified, qualified_region, subject_span, tidy
+from rag.answer.span_rules import (
+    otherwise_qualified,
+    qualified_region,
+    subject_span,
+    tidy,
+)
 from rag.normalize import terms
 
 

@@ -47,7 +47,8 @@ def test_fold_split_is_deterministic_and_fold_arguments_are_checked(tmp_path):
 def test_retrieved_negatives_come_from_other_training_articles_and_lack_the_answer(tmp_path):
     """--retrieved: the sentence of another article sharing most with the question, never one of
     the held-out titles (their text stays unseen) and never one holding the answer."""
-    cities = "طهران موسكو بغداد دمشق القاهرة الرياض عمان تونس الجزائر الرباط بيروت الدوحة".split()
+    cities = ["طهران", "موسكو", "بغداد", "دمشق", "القاهرة", "الرياض", "عمان", "تونس", "الجزائر", "الرباط",
+              "بيروت", "الدوحة"]
     data = []
     for i, city in enumerate(cities):
         context = f"وقع الوزير الاتفاقية في {city}. وحضر السفير المراسم."

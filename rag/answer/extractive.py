@@ -25,7 +25,13 @@ from rag.answer.reader import Reader, Span
 from rag.answer.refusal import AbstentionModel, signals
 from rag.answer.sentences import Sentence, rank_sentences
 from rag.answer.span_ranker import extract_span
-from rag.answer.span_rules import counted_spans, otherwise_qualified, qualified_region, subject_span, tidy
+from rag.answer.span_rules import (
+    counted_spans,
+    otherwise_qualified,
+    qualified_region,
+    subject_span,
+    tidy,
+)
 from rag.normalize import is_arabic
 from rag.records import Answer, Citation, Hit, Retrieved
 
