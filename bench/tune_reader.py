@@ -62,7 +62,7 @@ def collect(sanad: Sanad, reader: Reader, questions: list[ev.Question], k: int) 
                 "score": s.score, "coverage": s.coverage, "margin": sp.margin, "span_score": sp.score,
                 "rule_score": sp.other if rule else None,
                 "reader": s.text[slice(*tidy(s.text, (sp.start, sp.end)))] if sp.end > sp.start else "", "rules": s.text[rule[0] : rule[1]] if rule else s.text,
-                "contains": metrics.contains(s.text, q.answers),
+                "contains": metrics.contains(s.text, q.answers), "doc": s.hit.chunk.doc_id,
             })
         chosen = sanad.answerer.choose(parsed, sents) if sents else None
         rows.append({"question": text, "type": question_type(text), "answers": q.answers, "cands": cands,
