@@ -48,7 +48,8 @@ MODES = {"rules": abstention.FEATURES, "reader": abstention.READER_FEATURES}
 
 def never_abstain(sanad: Sanad, reader: Reader | None = None) -> ExtractiveAnswerer:
     sanad._answerer = ExtractiveAnswerer(sanad.idf, 0.0, sanad.settings.citations, model=NEUTRAL, reader=reader,
-                                         reader_sentences=sanad.settings.reader_sentences)
+                                         reader_sentences=sanad.settings.reader_sentences,
+                                         unsure_margin=sanad.settings.reader_unsure_margin)
     return sanad._answerer
 
 

@@ -71,7 +71,7 @@ class Sanad:
         reader = self.reader()
         extractive = ExtractiveAnswerer(
             self.idf, s.abstain_threshold_reader if reader else s.abstain_threshold, s.citations,
-            reader=reader, reader_sentences=s.reader_sentences,
+            reader=reader, reader_sentences=s.reader_sentences, unsure_margin=s.reader_unsure_margin,
         )
         if s.answerer == "llm":
             from rag.answer.llm import LLMAnswerer

@@ -48,6 +48,36 @@ def test_russian_minister_and_the_question_that_names_his_visit(seeded):
     check_quotes(a)
 
 
+def test_a_third_sentence_is_read_only_when_the_reader_is_unsure_of_the_first_two(seeded):
+    """reader_unsure_margin: when no margin of the reader_sentences read reaches it, the next
+    sentence is read too (a sure question costs no extra pass)."""
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.answer.question import Question
+
+    real, passes = seeded.answerer.reader, []
+
+    class Counting:
+        def read(self, question, windows, others=None, regions=None):
+            passes.append(len(windows))
+            return real.read(question, windows, others, regions)
+
+    def windows_read(question: str, unsure: float) -> tuple[list[int], float]:
+        q = Question.parse(question)
+        sents = seeded.answerer.sentences(q, seeded.retrieve(question).hits)
+        passes.clear()
+        choice = ExtractiveAnswerer(seeded.idf, 0.0, reader=Counting(), unsure_margin=unsure).choose(q, sents)
+        return list(passes), choice.margin
+
+    default = seeded.settings.reader_unsure_margin
+    assert seeded.answerer.unsure_margin == default > 0
+    sure, margin = windows_read("من هو وزير الداخلية الروسي؟", default)
+    assert sure == [2] and margin > default
+    assert windows_read("من هو وزير الداخلية الروسي؟", float("inf"))[0] == [2, 1]
+    unsure, margin = windows_read("متى سيفتتح مرصد سيوة الفلكي؟", default)
+    assert unsure == [2, 1], margin
+    assert windows_read("متى سيفتتح مرصد سيوة الفلكي؟", float("-inf"))[0] == [2]
+
+
 def test_book_fair_count_is_publishers_not_countries(seeded):
     # the reader alone answers «32» (of «من 32 دولة»); the counted-noun rule finds the number
     # before «دار نشر», the singular of the «دور النشر» asked about

@@ -5,7 +5,8 @@ rule only where it measurably beats the reader, cite, and refuse when the eviden
 How the two share the work was decided on held-out ARCD-train questions with
 ``bench/tune_reader.py`` (numbers in docs/quality.md): the sentence is the one among the
 ``reader_sentences`` best-ranked whose reader margin (span score over "no answer here") plus
-RANK_WEIGHT x its ranking score is highest; the span is the reader's, except for the question
+RANK_WEIGHT x its ranking score is highest (when no margin reaches ``unsure_margin``, the next
+sentence is read too); the span is the reader's, except for the question
 types in RULE_TYPES and where the reader itself scores the rules' span within RULE_SLACK of
 its own best (the reader then agrees the rule's boundaries are about as good, and the rules
 know news conventions such as a name beside its role), and where the reader names the one
@@ -91,12 +92,14 @@ class ExtractiveAnswerer:
         model: AbstentionModel | None = None,
         reader: Reader | None = None,
         reader_sentences: int = 2,
+        unsure_margin: float = float("-inf"),
     ):
         self.idf = idf
         self.threshold = threshold
         self.max_citations = citations
         self.reader = reader
         self.reader_sentences = reader_sentences
+        self.unsure_margin = unsure_margin  # below it on every sentence read, the next one is read too
         self.model = model or AbstentionModel.load(reader=reader is not None)
 
     def sentences(self, question: str | Question, hits: list[Hit]) -> list[Sentence]:
@@ -114,11 +117,13 @@ class ExtractiveAnswerer:
         for s in sents:  # overlapping chunks repeat sentences: read each text once
             if all(s.text != t.text for t in top):
                 top.append(s)
-                if len(top) == self.reader_sentences:
+                if len(top) == self.reader_sentences + 1:
                     break
-        rules = [extract_span(q, s.text, self.idf) for s in top]
-        regions = [qualified_region(q, s.text) for s in top] if q.qualifier else None
-        spans = self.reader.read(q.text, [s.text for s in top], rules, regions)
+        spans, rules = self._read(q, top[: self.reader_sentences])
+        if len(top) > self.reader_sentences and max(sp.margin for sp in spans) < self.unsure_margin:
+            more, more_rules = self._read(q, top[self.reader_sentences :])  # unsure of both: one more
+            spans, rules = spans + more, rules + more_rules
+        top = top[: len(spans)]
         i = max(range(len(top)), key=lambda j: spans[j].margin + RANK_WEIGHT * top[j].score)
         best, sp, rule = top[i], spans[i], rules[i]
         rules_text = best.text[rule[0] : rule[1]] if rule else best.text
@@ -131,6 +136,12 @@ class ExtractiveAnswerer:
         if self.rules_win(q, best.text, rule, reader_text, sp):
             return Choice(best, rule, "rules", sp.margin, reader_text, rules_text)
         return Choice(best, reader_span, "reader", sp.margin, reader_text, rules_text)
+
+    def _read(self, q: Question, sents: list[Sentence]) -> tuple[list[Span], list[tuple[int, int] | None]]:
+        """The reader's span of each sentence, and the rules' span it also scores."""
+        rules = [extract_span(q, s.text, self.idf) for s in sents]
+        regions = [qualified_region(q, s.text) for s in sents] if q.qualifier else None
+        return self.reader.read(q.text, [s.text for s in sents], rules, regions), rules
 
     @staticmethod
     def rules_win(q: Question, text: str, rule: tuple[int, int] | None, reader_text: str, sp: Span) -> bool:
