@@ -47,9 +47,7 @@ MODES = {"rules": abstention.FEATURES, "reader": abstention.READER_FEATURES}
 
 
 def never_abstain(sanad: Sanad, reader: Reader | None = None) -> ExtractiveAnswerer:
-    sanad._answerer = ExtractiveAnswerer(sanad.idf, 0.0, sanad.settings.citations, model=NEUTRAL, reader=reader,
-                                         reader_sentences=sanad.settings.reader_sentences,
-                                         unsure_margin=sanad.settings.reader_unsure_margin)
+    sanad._answerer = sanad.extractive_answerer(reader, 0.0, model=NEUTRAL)
     return sanad._answerer
 
 

@@ -66,13 +66,17 @@ class Sanad:
                     self._answerer = self._make_answerer()
         return self._answerer
 
+    def extractive_answerer(self, reader, threshold: float, model=None) -> ExtractiveAnswerer:
+        """The extractive answerer as the settings shape it, with ``reader`` (None: rules only),
+        refusing below ``threshold`` (bench/tune.py builds one with a neutral refusal ``model``)."""
+        s = self.settings
+        return ExtractiveAnswerer(self.idf, threshold, s.citations, model=model, reader=reader,
+                                  reader_sentences=s.reader_sentences, unsure_margin=s.reader_unsure_margin)
+
     def _make_answerer(self) -> Answerer:
         s = self.settings
         reader = self.reader()
-        extractive = ExtractiveAnswerer(
-            self.idf, s.abstain_threshold_reader if reader else s.abstain_threshold, s.citations,
-            reader=reader, reader_sentences=s.reader_sentences, unsure_margin=s.reader_unsure_margin,
-        )
+        extractive = self.extractive_answerer(reader, s.abstain_threshold_reader if reader else s.abstain_threshold)
         if s.answerer == "llm":
             from rag.answer.llm import LLMAnswerer
 
