@@ -69,3 +69,42 @@ def test_refusal_recall_is_also_given_without_the_questions_on_indexed_titles(tm
     assert ab["recall_other_titles"] == 0.5 and ab["to_refuse_on_indexed_titles"] == 1
     plain = summarize([{**r, "about": ""} for r in rows])["abstention"]
     assert "recall_other_titles" not in plain
+
+
+def _row(**kw):
+    base = {"gold_sources": ["a"], "gold_rank": 1, "answerable": True, "abstained": False, "latency_ms": 1.0,
+            "type": "who", "f1": 1.0, "exact_match": 1.0, "sentence_contains": 1.0}
+    return base | kw
+
+
+def test_citation_precision_counts_sources_holding_a_gold_answer_over_answered_questions():
+    rows = [
+        _row(sources=1, sources_with_answer=1, related=2),  # one source, it holds the answer
+        _row(sources=3, sources_with_answer=1, related=0),  # two sources that do not
+        _row(abstained=True, sources=0, related=1, f1=0.0, exact_match=0.0, sentence_contains=0.0),
+        _row(answerable=False, gold_sources=[], sources=2, related=0),  # answered though unanswerable: no gold
+    ]
+    c = summarize(rows)["citations"]
+    assert c["precision"] == pytest.approx(2 / 4)
+    assert c["sources_per_answer"] == pytest.approx((1 + 3 + 2) / 3)
+    assert c["related_per_answer"] == pytest.approx(2 / 3, abs=1e-4)
+    assert summarize([_row(abstained=True, sources=0)])["citations"]["precision"] is None
+
+
+def test_by_variety_only_when_the_set_names_varieties():
+    rows = [_row(variety="msa"), _row(variety="egyptian", f1=0.5, abstained=True), _row(variety="egyptian", f1=0.0)]
+    v = summarize(rows)["by_variety"]
+    assert v["msa"]["n"] == 1 and v["msa"]["f1"] == 1.0 and v["msa"]["false_abstain_rate"] == 0.0
+    assert v["egyptian"]["n"] == 2 and v["egyptian"]["f1"] == 0.25 and v["egyptian"]["false_abstain_rate"] == 0.5
+    assert "by_variety" not in summarize([_row()])
+
+
+def test_jsonl_questions_keep_their_variety(tmp_path):
+    from rag.evaluation import as_unanswerable, read_questions
+
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "1", "question": "مين وقع؟", "answers": ["س"], "variety": "egyptian"}\n'
+                    '{"id": "2", "question": "من وقع؟", "answers": ["س"]}\n', encoding="utf-8")
+    qs = read_questions(path)
+    assert [q.variety for q in qs] == ["egyptian", ""]
+    assert as_unanswerable(qs)[0].variety == "egyptian"

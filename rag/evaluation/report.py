@@ -81,7 +81,7 @@ def diagnose(rows: list[dict]) -> dict[str, float | None]:
 
 def markdown(report: dict, title: str) -> str:
     lines = [f"# {title}", "", f"Questions: {report['questions']}", ""]
-    for section in ("retrieval", "answer", "abstention", "latency_ms"):
+    for section in ("retrieval", "answer", "abstention", "citations", "latency_ms"):
         lines.append(f"## {section}")
         lines.append("| metric | value |")
         lines.append("|---|---|")
@@ -101,6 +101,15 @@ def markdown(report: dict, title: str) -> str:
         lines.append(f"| {t} | {m['n']} | {_fmt(m['f1'])} | {_fmt(m['f1_reader'])} | {_fmt(m['f1_rules'])} | "
                      f"{_fmt(m['reader_share'])} | {_fmt(m['sentence_contains'])} | {_fmt(m['hit@1'])} |")
     lines.append("")
+    if report.get("by_variety"):
+        lines += ["## By variety of the question",
+                  "false refusals: the share of answerable questions refused.", "",
+                  "| variety | n | F1 | EM | sentence_contains | false refusals | hit@1 |",
+                  "|---|---|---|---|---|---|---|"]
+        for v, m in report["by_variety"].items():
+            lines.append(f"| {v} | {m['n']} | {_fmt(m['f1'])} | {_fmt(m['exact_match'])} | "
+                         f"{_fmt(m['sentence_contains'])} | {_fmt(m['false_abstain_rate'])} | {_fmt(m['hit@1'])} |")
+        lines.append("")
     worst = sorted(
         (r for r in report["rows"] if "f1" in r),
         key=lambda r: (r["sentence_contains"], r["f1"], -(r["gold_rank"] or 99)),

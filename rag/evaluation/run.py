@@ -36,6 +36,7 @@ def _row(q: Question, ans, error: str, ms: float) -> dict:
     answer_text = "" if ans is None or ans.abstained else ans.answer
     ranked = [h.chunk.doc_id for h in ans.hits] if ans is not None else []
     quote = ans.citations[0].quote if ans is not None and ans.citations else ""
+    sources = [c.quote for c in ans.citations] if ans is not None and not abstained else []
     gold = set(q.sources)
     rank = metrics.first_gold_rank(ranked, gold) if gold else None
     row = {
@@ -54,6 +55,9 @@ def _row(q: Question, ans, error: str, ms: float) -> dict:
         "ranked_docs": ranked[:10],
         "gold_rank": rank,
         "quote": quote,
+        "sources": len(sources),
+        "related": len(getattr(ans, "related", []) or []) if ans is not None else 0,
+        "variety": q.variety,
         "latency_ms": round(ms, 2),
         "error": error,
     }
@@ -68,6 +72,8 @@ def _row(q: Question, ans, error: str, ms: float) -> dict:
         row["exact_match"] = 0.0 if abstained else metrics.exact_match(answer_text, q.answers)
         row["f1"] = 0.0 if abstained else metrics.f1(answer_text, q.answers)
         row["sentence_contains"] = 0.0 if abstained else metrics.contains(quote, q.answers)
+        if sources:
+            row["sources_with_answer"] = int(sum(metrics.contains(s, q.answers) for s in sources))
     return row
 
 
@@ -83,6 +89,41 @@ def _recall_elsewhere(answerable: list[dict], unanswerable: list[dict]) -> dict:
             "to_refuse_on_indexed_titles": len(unanswerable) - len(elsewhere)}
 
 
+def citations(rows: list[dict]) -> dict:
+    """Over the answered questions: the share of sources that contain a gold answer (answerable
+    questions with gold answers only), and how many sources and related passages an answer has."""
+    answered = [r for r in rows if not r["abstained"]]
+    judged = [r for r in answered if "sources_with_answer" in r]
+    total = sum(r.get("sources", 0) for r in judged)
+    return {
+        "precision": sum(r["sources_with_answer"] for r in judged) / total if total else None,
+        "sources_per_answer": metrics.mean([r.get("sources", 0) for r in answered]),
+        "related_per_answer": metrics.mean([r.get("related", 0) for r in answered]),
+    }
+
+
+def by_variety(rows: list[dict]) -> dict[str, dict]:
+    """Per variety of the question (MSA, a dialect, English), when the set names them: F1, EM,
+    sentence_contains, the share of answerable questions refused, hit@1."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        if r.get("variety"):
+            groups.setdefault(r["variety"], []).append(r)
+    out = {}
+    for v, rs in groups.items():
+        scored = [r for r in rs if "f1" in r]
+        answerable = [r for r in rs if r["answerable"]]
+        out[v] = {
+            "n": len(rs),
+            "f1": metrics.mean([r["f1"] for r in scored]),
+            "exact_match": metrics.mean([r["exact_match"] for r in scored]),
+            "sentence_contains": metrics.mean([r["sentence_contains"] for r in scored]),
+            "false_abstain_rate": metrics.mean([float(r["abstained"]) for r in answerable]),
+            "hit@1": metrics.hit_at([r["gold_rank"] for r in rs if r["gold_sources"]], 1),
+        }
+    return out
+
+
 def summarize(rows: list[dict]) -> dict:
     with_gold = [r for r in rows if r["gold_sources"]]
     ranks = [r["gold_rank"] for r in with_gold]
@@ -90,6 +131,7 @@ def summarize(rows: list[dict]) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     lat = [r["latency_ms"] for r in rows]
+    varieties = by_variety(rows)
 
     def rnd(x):
         return None if x is None else round(x, 4)
@@ -113,6 +155,9 @@ def summarize(rows: list[dict]) -> dict:
                 [r["abstained"] for r in answerable], [r["abstained"] for r in unanswerable]
             ).items()
         } | _recall_elsewhere(answerable, unanswerable),
+        "citations": {k: rnd(v) for k, v in citations(rows).items()},
         "latency_ms": {"p50": rnd(metrics.percentile(lat, 0.5)), "p95": rnd(metrics.percentile(lat, 0.95))},
+        **({"by_variety": {v: {k: rnd(x) if k != "n" else x for k, x in m.items()} for v, m in varieties.items()}}
+           if varieties else {}),
         "rows": rows,
     }

@@ -19,6 +19,7 @@ class Question:
     answerable: bool = True
     sources: list[str] = field(default_factory=list)
     about: str = ""  # the title of the article it was written on (SQuAD), kept when made unanswerable
+    variety: str = ""  # how it is written: "msa", a dialect ("egyptian", "levantine", ...), "english"
 
 
 def read_jsonl(path: Path) -> list[Question]:
@@ -37,6 +38,7 @@ def read_jsonl(path: Path) -> list[Question]:
                     answers=answers,
                     answerable=bool(rec.get("answerable", bool(answers))),
                     sources=[clean_id(s) for s in rec.get("sources") or []],
+                    variety=str(rec.get("variety") or ""),
                 )
             )
         except (ValueError, KeyError, TypeError) as exc:
@@ -67,4 +69,4 @@ def read_questions(path: Path) -> list[Question]:
 
 
 def as_unanswerable(questions: list[Question]) -> list[Question]:
-    return [Question(f"unanswerable:{q.id}", q.question, [], False, [], q.about) for q in questions]
+    return [Question(f"unanswerable:{q.id}", q.question, [], False, [], q.about, q.variety) for q in questions]
