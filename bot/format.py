@@ -78,10 +78,11 @@ def _text_blocks(prefix_html: str, text: str, rtl: bool, wrap: tuple[str, str] =
     return out
 
 
-def _heading(i: int, c: Citation | Chunk, rtl: bool) -> str:
-    """[i] title · date (the article's, when known)."""
+def _heading(i: int, c: Citation | Chunk, rtl: bool, label: str = "") -> str:
+    """[i] (label) title · date (the article's, when known)."""
     date = f" · {_iso(esc(c.date), rtl)}" if c.date else ""
-    return _line(f"<b>[{i}] {esc(c.title)}</b>{date}", rtl)
+    label = f"({esc(label)}) " if label else ""
+    return _line(f"<b>[{i}] {label}{esc(c.title)}</b>{date}", rtl)
 
 
 def _reference(c: Citation | Chunk, rtl: bool) -> str:
@@ -93,25 +94,35 @@ def _reference(c: Citation | Chunk, rtl: bool) -> str:
     return _line(ref, rtl)
 
 
+def _quoted(i: int, c: Citation, rtl: bool, label: str = "") -> list[str]:
+    """Blocks for one cited passage: [i] (label) title · date, the quote, the reference."""
+    head = _heading(i, c, rtl, label)
+    quote = _text_blocks("", f"«{c.quote}»", rtl, ("<i>", "</i>"))
+    ref = _reference(c, rtl)
+    return ["\n".join([head, quote[0], ref])] if len(quote) == 1 else [head, *quote, ref]
+
+
 def format_answer(answer: Answer, lang: str) -> list[str]:
-    """The reply to a question: the answer, then numbered sources. Returns messages."""
+    """The reply to a question: the answer, then its numbered sources (a source from another
+    article than the first is labelled "also reported by"); a refusal that came close shows
+    what it found, labelled as not answering. Returns messages."""
     rtl = lang == "ar"
     blocks: list[str] = []
     if answer.notice:
         blocks.append(_line(f"<i>{esc(answer.notice)}</i>", rtl))
     if answer.abstained:
         blocks.append(_line(esc(phrase("abstain", lang)), rtl))
+        if answer.related:
+            blocks.append(_line(f"<b>{esc(phrase('found', lang))}</b>", rtl))
+            for i, c in enumerate(answer.related, 1):
+                blocks += _quoted(i, c, rtl)
         return blocks_to_messages(blocks)
     blocks += _text_blocks(f"<b>{esc(phrase('answer', lang))}</b> ", answer.answer, rtl)
     if answer.citations:
         blocks.append(_line(f"<b>{esc(phrase('sources', lang))}</b>", rtl))
+    first = answer.citations[0].doc_id if answer.citations else ""
     for i, c in enumerate(answer.citations, 1):
-        head = _heading(i, c, rtl)
-        quote = _text_blocks("", f"«{c.quote}»", rtl, ("<i>", "</i>"))
-        ref = _reference(c, rtl)
-        blocks.append("\n".join([head, quote[0], ref]) if len(quote) == 1 else head)
-        if len(quote) > 1:
-            blocks += quote + [ref]
+        blocks += _quoted(i, c, rtl, phrase("also", lang) if c.doc_id != first else "")
     return blocks_to_messages(blocks)
 
 
@@ -126,22 +137,15 @@ def format_passages(chunks: list[Chunk], lang: str) -> list[str]:
     return blocks_to_messages(blocks)
 
 
-def format_more(answer: Answer, skip: int, lang: str) -> list[str]:
+def format_related(answer: Answer, lang: str) -> list[str]:
+    """The other retrieved passages, which do not state the answer (the "related" button)."""
     rtl = lang == "ar"
-    extra = answer.citations[skip:]
-    if not extra:
-        return [_line(esc(phrase("no_more", lang)), rtl)]
-    blocks = [_line(f"<b>{esc(phrase('more_sources', lang))}</b>", rtl)]
-    for i, c in enumerate(extra, skip + 1):
-        blocks.append(
-            "\n".join(
-                [
-                    _heading(i, c, rtl),
-                    _line(f"<i>{esc('«' + c.quote[:1500] + '»')}</i>", rtl),
-                    _reference(c, rtl),
-                ]
-            )
-        )
+    if not answer.related:
+        return [_line(esc(phrase("no_related", lang)), rtl)]
+    blocks = [_line(f"<b>{esc(phrase('related', lang))}</b>", rtl)]
+    for i, c in enumerate(answer.related, 1):
+        blocks.append("\n".join([_heading(i, c, rtl), _line(f"<i>{esc('«' + c.quote[:1500] + '»')}</i>", rtl),
+                                 _reference(c, rtl)]))
     return blocks_to_messages(blocks)
 
 

@@ -16,8 +16,8 @@ from bot.format import (
     esc,
     format_answer,
     format_feeds,
-    format_more,
     format_passages,
+    format_related,
     format_sources,
     format_stats,
 )
@@ -344,8 +344,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             answer = await svc.run(svc.sanad.ask, asked)
             await send_all(msg, format_passages(await svc.passages(answer), lang))
         elif data == "m":
-            answer = await svc.more(asked)
-            await send_all(msg, format_more(answer, svc.settings.citations, lang))
+            answer = await svc.run(svc.sanad.ask, asked)
+            await send_all(msg, format_related(answer, lang))
     except Exception:
         log.exception("button %r failed", data)
         await send(msg, phrase("error", lang))

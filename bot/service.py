@@ -90,10 +90,6 @@ class BotService:
 
         return await self.run(load)
 
-    async def more(self, question: str) -> Answer:
-        """The same question with more citations (for the "more sources" button)."""
-        return await self.run(self.sanad.more, question)
-
     def upload_problem(self, file_name: str, size: int | None) -> tuple[str, dict] | None:
         """(phrase key, arguments) when an upload must be refused before downloading it."""
         if Path(file_name or "").suffix.lower() not in SUPPORTED:

@@ -77,16 +77,33 @@ def guarded(fn):
     return wrapper
 
 
+FRAME = {  # (Arabic, English): the words around an answer, in the asker's language
+    "sources": ("المصادر:", "Sources:"),
+    "also": ("ورد أيضًا في", "also reported by"),
+    "related": ("مقاطع ذات صلة لا تذكر الجواب:", "Related passages (they do not state the answer):"),
+    "found": ("ما وجدته، ولا يجيب عن السؤال:", "What I found (it does not answer the question):"),
+}
+
+
 def format_answer(answer) -> str:
+    from rag.normalize import is_arabic
+
+    lang = 0 if is_arabic(answer.question) else 1
     lines = [answer.answer]
     if answer.notice:
         lines.append(f"({answer.notice})")
     if answer.citations:
-        lines.append("")
-        lines.append("المصادر:" if not answer.question.isascii() else "Sources:")
+        lines += ["", FRAME["sources"][lang]]
+        first = answer.citations[0].doc_id
         for i, c in enumerate(answer.citations, 1):
-            lines.append(f"[{i}] {c.title}" + (f" ({c.date})" if c.date else ""))
+            also = f"({FRAME['also'][lang]}) " if c.doc_id != first else ""
+            lines.append(f"[{i}] {also}{c.title}" + (f" ({c.date})" if c.date else ""))
             lines.append(f"    «{c.quote}»")
+            lines.append(f"    {c.doc_id} · {c.chunk_id} · {c.start}-{c.end}" + (f" · {c.url}" if c.url else ""))
+    if answer.related:
+        lines += ["", FRAME["found" if answer.abstained else "related"][lang]]
+        for c in answer.related:
+            lines.append(f"- {c.title}: «{c.quote}»")
             lines.append(f"    {c.doc_id} · {c.chunk_id} · {c.start}-{c.end}" + (f" · {c.url}" if c.url else ""))
     return "\n".join(lines)
 

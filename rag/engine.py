@@ -19,7 +19,7 @@ from rag.keyword import KeywordIndex
 from rag.loaders import Problem, load_corpus
 from rag.locking import writer_lock
 from rag.normalize import strip_marks
-from rag.records import Answer, Article, Chunk, Citation, Hit, IngestReport, Retrieved
+from rag.records import Answer, Article, Chunk, Hit, IngestReport, Retrieved
 from rag.recency import prefer_dates
 from rag.retrieval import hybrid_search
 from rag.store import VectorStore, chunk_meta
@@ -71,7 +71,8 @@ class Sanad:
         refusing below ``threshold`` (bench/tune.py builds one with a neutral refusal ``model``)."""
         s = self.settings
         return ExtractiveAnswerer(self.idf, threshold, s.citations, model=model, reader=reader,
-                                  reader_sentences=s.reader_sentences, unsure_margin=s.reader_unsure_margin)
+                                  reader_sentences=s.reader_sentences, unsure_margin=s.reader_unsure_margin,
+                                  related_on_refusal=s.related_on_refusal)
 
     def _make_answerer(self) -> Answerer:
         s = self.settings
@@ -116,22 +117,6 @@ class Sanad:
             items = [answerer.answer(q, retrieved)]
         for item in items:
             yield replace(item, notice=notice) if notice and isinstance(item, Answer) else item
-
-    def more(self, question: str, citations: int = 8) -> Answer:
-        """The answer to ``question`` with up to ``citations`` citations: after the quoted
-        sentences, the other retrieved passages whole."""
-        answer = self.ask(question)
-        extra = []
-        quoted = {(c.doc_id, c.start) for c in answer.citations}
-        for hit in answer.hits:
-            if len(answer.citations) + len(extra) >= citations:
-                break
-            c = hit.chunk
-            if (c.doc_id, c.start) not in quoted:
-                quoted.add((c.doc_id, c.start))
-                extra.append(Citation(c.doc_id, c.title, c.chunk_id, c.text, c.start, c.end, round(hit.score, 4),
-                                      c.date, c.url))
-        return replace(answer, citations=answer.citations + extra)
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``question`` by hybrid retrieval."""

@@ -74,11 +74,12 @@ class Answer:
     question: str
     answer: str
     abstained: bool
-    citations: list[Citation] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)  # the sources: passages that state the answer
     confidence: float = 0.0
     answerer: str = "extractive"
     notice: str = ""  # e.g. "question truncated to 1000 characters"
     fallback: str = ""  # why an LLM answer was replaced by the extractive one
+    related: list[Citation] = field(default_factory=list)  # other retrieved passages, which do not state it
     hits: list[Hit] = field(default_factory=list, repr=False, compare=False)
     choice: Any = field(default=None, repr=False, compare=False)  # rag.answer.extractive.Choice, for reports
 
@@ -88,6 +89,7 @@ class Answer:
             "answer": self.answer,
             "abstained": self.abstained,
             "citations": [c.to_dict() for c in self.citations],
+            "related": [c.to_dict() for c in self.related],
         }
         if self.notice:
             out["notice"] = self.notice

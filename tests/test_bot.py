@@ -280,7 +280,7 @@ def test_engine_error_gets_an_apology_and_the_token_stays_out_of_logs(fake, tmp_
 
 
 # --- buttons and commands --------------------------------------------------------------
-def test_buttons_show_full_passages_and_more_sources(fake, tmp_path, seeded):
+def test_buttons_show_full_passages_and_related_passages(fake, tmp_path, seeded):
     with start_bot(fake, tmp_path, seeded):
         qid = fake.message("من وقع اتفاقية التعاون بين شرطة البلدين؟", user_id=22)
         (answer,) = fake.wait_for("sendMessage", 22)
@@ -302,7 +302,9 @@ def test_buttons_show_full_passages_and_more_sources(fake, tmp_path, seeded):
     assert {a["callback_query_id"] for a in answered} == {"cb1", "cb2"}
     assert "رئيسي جهازي الشرطة" in passages["text"] and valid_html(passages["text"])
     assert len(passages["text"]) > len(answer["text"]) / 2
-    assert ("مصادر أخرى" in more["text"] or "لا توجد مصادر أخرى" in more["text"]) and valid_html(more["text"])
+    assert "مقاطع ذات صلة لا تذكر الجواب" in more["text"] and valid_html(more["text"])
+    assert "رئيسي جهازي الشرطة" not in more["text"]  # the source is not among the related passages
+    assert "[2]" not in answer["text"]  # one source: the sentence that holds the answer
 
 
 def test_start_help_sources_stats(fake, tmp_path, seeded):

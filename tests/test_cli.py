@@ -34,10 +34,12 @@ def sanad(env, *args, check=True):
 def test_ask_json_builds_the_index_on_first_use(env):
     out = sanad(env, "ask", "--json", "من هو وزير الداخلية الروسي؟")
     data = json.loads(out.stdout)
-    assert set(data) == {"question", "answer", "abstained", "citations"}
+    assert set(data) == {"question", "answer", "abstained", "citations", "related"}
     assert data["abstained"] is False and "كولوكولتسيف" in data["answer"]
+    assert data["citations"] and data["related"]
+    assert all("كولوكولتسيف" in c["quote"] for c in data["citations"])  # sources state the answer
     texts = {a.doc_id: a.text for a in load_corpus(SEEDS_DIR, 10**7) if isinstance(a, Article)}
-    for c in data["citations"]:
+    for c in data["citations"] + data["related"]:
         assert set(c) == {"doc_id", "title", "chunk_id", "quote", "start", "end", "score", "date", "url"}
         assert texts[c["doc_id"]][c["start"] : c["end"]] == c["quote"]
 
@@ -45,6 +47,7 @@ def test_ask_json_builds_the_index_on_first_use(env):
 def test_ask_text_output_and_abstention_exit_zero(env):
     out = sanad(env, "ask", "من وقع اتفاقية التعاون بين شرطة البلدين؟")
     assert "المصادر:" in out.stdout and "[1]" in out.stdout and "رئيسي جهازي الشرطة" in out.stdout
+    assert "[2]" not in out.stdout and "مقاطع ذات صلة لا تذكر الجواب:" in out.stdout  # one source, the rest related
     refused = sanad(env, "ask", "--json", "من فاز بكأس العالم لكرة القدم؟")
     assert json.loads(refused.stdout)["abstained"] is True
 

@@ -70,17 +70,30 @@ def test_retriever_in_a_plain_chain(seeded):
     assert [d.metadata["chunk_id"] for d in adocs] == [d.metadata["chunk_id"] for d in docs]
 
 
+def cited_passages(sanad):
+    """The passages the LLM is given for QUESTION, as the answerer will number them."""
+    base = sanad.answerer.extractive.answer(QUESTION, sanad.retrieve(QUESTION))
+    return base.hits[: sanad.settings.llm_passages]
+
+
 def test_well_cited_answer_passes_through(llm, llm_sanad, caplog):
-    llm.replies.append({"text": "وزير الداخلية الروسي هو فلاديمير كولوكولتسيف [2]."})
+    hits = cited_passages(llm_sanad)
+    named = next(i for i, h in enumerate(hits, 1) if "فلاديمير كولوكولتسيف" in h.chunk.text)
+    signed = next(i for i, h in enumerate(hits, 1) if "رئيسي جهازي الشرطة" in h.chunk.text)
+    assert named != signed
+    llm.replies.append({"text": f"وقع رئيسي جهازي الشرطة في البلدين الاتفاقية [{signed}]. "
+                                f"ووزير الداخلية الروسي هو فلاديمير كولوكولتسيف [{named}]."})
     answer = llm_sanad.ask(QUESTION)
     assert answer.answerer == "llm" and not answer.fallback
-    assert answer.answer == "وزير الداخلية الروسي هو فلاديمير كولوكولتسيف [1]."
-    assert len(answer.citations) == 1
+    assert answer.answer == "وقع رئيسي جهازي الشرطة في البلدين الاتفاقية [1]. ووزير الداخلية الروسي هو فلاديمير كولوكولتسيف [2]."
+    assert [c.chunk_id for c in answer.citations] == [hits[signed - 1].chunk.chunk_id, hits[named - 1].chunk.chunk_id]
+    assert "رئيسي جهازي الشرطة" in answer.citations[0].quote and "كولوكولتسيف" in answer.citations[1].quote
+    assert answer.related and not {c.chunk_id for c in answer.related} & {c.chunk_id for c in answer.citations}
     prompt = llm.requests[0]["messages"]
     assert prompt[0]["role"] == "system" and "[1]" in prompt[1]["content"] and QUESTION in prompt[1]["content"]
     passages = prompt[1]["content"]
-    second = passages.split("[2] ", 1)[1]
-    assert answer.citations[0].quote in second  # the quote is source text from the cited passage
+    cited = passages.split(f"[{signed}] ", 1)[1]
+    assert answer.citations[0].quote in cited  # the quote is source text from the cited passage
     assert {k.lower(): v for k, v in llm.headers[0].items()}["authorization"] == f"Bearer {API_KEY}"
     assert API_KEY not in caplog.text
 
@@ -103,6 +116,15 @@ def test_bad_or_failed_answers_fall_back_to_extractive(llm, llm_sanad, caplog, p
     assert "كولوكولتسيف" in answer.answer and answer.citations  # the extractive answer, same citations
     assert "LLM answer replaced" in caplog.text and reason in caplog.text
     assert API_KEY not in caplog.text
+
+
+def test_a_cited_passage_that_does_not_state_the_claim_falls_back(llm, llm_sanad, caplog):
+    hits = cited_passages(llm_sanad)
+    n = next(i for i, h in enumerate(hits, 1) if "كولوكولتسيف" in h.chunk.text and "فلاديمير كولوكولتسيف" not in h.chunk.text)  # mentions him, does not say he is the minister
+    llm.replies.append({"text": f"وزير الداخلية الروسي هو فلاديمير كولوكولتسيف [{n}]."})
+    answer = llm_sanad.ask(QUESTION)
+    assert answer.answerer == "extractive" and "does not state" in answer.fallback
+    assert all("كولوكولتسيف" in c.quote for c in answer.citations)
 
 
 def test_model_says_it_does_not_know(llm, llm_sanad):

@@ -26,6 +26,7 @@ from rag.answer.reader import Reader, Span
 from rag.answer.refusal import AbstentionModel, signals
 from rag.answer.sentences import Sentence, rank_sentences
 from rag.answer.span_ranker import extract_span
+from rag.answer.support import same_answer_sentences, shares_word
 from rag.answer.span_rules import (
     counted_spans,
     otherwise_qualified,
@@ -93,6 +94,7 @@ class ExtractiveAnswerer:
         reader: Reader | None = None,
         reader_sentences: int = 2,
         unsure_margin: float = float("-inf"),
+        related_on_refusal: float = 1.0,
     ):
         self.idf = idf
         self.threshold = threshold
@@ -100,6 +102,7 @@ class ExtractiveAnswerer:
         self.reader = reader
         self.reader_sentences = reader_sentences
         self.unsure_margin = unsure_margin  # below it on every sentence read, the next one is read too
+        self.related_on_refusal = related_on_refusal  # a refusal this close to answering shows what it found
         self.model = model or AbstentionModel.load(reader=reader is not None)
 
     def sentences(self, question: str | Question, hits: list[Hit]) -> list[Sentence]:
@@ -188,28 +191,47 @@ class ExtractiveAnswerer:
             return Answer(question, abstain_message(question), True, [], 0.0, self.name, hits=hits)
         choice = self.choose(q, sents)
         conf = self.confidence(choice, retrieved)
-        # chunks re-ranked by their best sentence, the chosen one first; citations quote that sentence
+        # chunks re-ranked by their best sentence, the chosen one first
         per_chunk: dict[str, Sentence] = {choice.sentence.hit.chunk.chunk_id: choice.sentence}
         for s in sents:
             per_chunk.setdefault(s.hit.chunk.chunk_id, s)
         ranked = [s.hit for s in per_chunk.values()]
         ranked += [h for h in hits if h.chunk.chunk_id not in per_chunk]
-        if conf < self.threshold:
-            return Answer(question, abstain_message(question), True, [], conf, self.name, hits=ranked, choice=choice)
-        return Answer(question, choice.text, False, self.citations(per_chunk.values()), conf, self.name,
-                      hits=ranked, choice=choice)
+        if conf < self.threshold:  # no sources; what was found only when it came close
+            close = conf >= self.related_on_refusal
+            return Answer(question, abstain_message(question), True, [], conf, self.name, hits=ranked, choice=choice,
+                          related=self.quote(per_chunk.values()) if close else [])
+        sources = self.sources(q, choice, sents)
+        return Answer(question, choice.text, False, self.quote(sources, self.max_citations), conf, self.name,
+                      hits=ranked, choice=choice, related=self.quote(per_chunk.values(), skip=sources))
 
-    def citations(self, sentences) -> list[Citation]:
+    def sources(self, q: Question, choice: Choice, sents: list[Sentence]) -> list[Sentence]:
+        """The sentence the answer was taken from, then the retrieved sentences that state the
+        same answer (rag/answer/support.py): copies in other papers, a second report of the fact."""
+        agrees = None
+        if self.reader is not None and choice.span is not None:
+            answer = choice.text
+
+            def agrees(s: Sentence) -> bool:  # the reader, reading s for the question, points at the same answer
+                (sp,) = self.reader.read(q.text, [s.text])
+                return sp.margin > 0 and sp.end > sp.start and shares_word(s.text[sp.start : sp.end], answer)
+
+        return [choice.sentence, *same_answer_sentences(choice.text, choice.sentence, sents, agrees)]
+
+    @staticmethod
+    def quote(sentences, limit: int = 0, skip: list[Sentence] = ()) -> list[Citation]:
+        """Citations quoting ``sentences`` (each place once; none of the chunks of ``skip``)."""
         out: list[Citation] = []
-        quoted: set[tuple[str, int, int]] = set()
+        quoted = {(s.hit.chunk.doc_id, s.start, s.end) for s in skip}
+        skipped = {s.hit.chunk.chunk_id for s in skip}
         for s in sentences:  # overlapping chunks share sentences: quote each once
             key = (s.hit.chunk.doc_id, s.start, s.end)
-            if key in quoted:
+            if key in quoted or s.hit.chunk.chunk_id in skipped:
                 continue
             quoted.add(key)
             c = s.hit.chunk
             out.append(Citation(c.doc_id, c.title, c.chunk_id, s.text, s.start, s.end, round(s.score, 4),
                                 c.date, c.url))
-            if len(out) >= self.max_citations:
+            if limit and len(out) >= limit:
                 break
         return out

@@ -1,6 +1,8 @@
 """An LLM-backed ``Answerer`` on LangChain (any OpenAI-compatible endpoint), checked against
-its sources: every [n] must name a passage that was given, every claim must carry one, and
-quotes shown to the user come from the source, never from the model. On any failure the
+its sources: every [n] must name a passage that was given, every claim must carry one, every
+passage cited must state what its claims say (the test of rag/answer/support.py: a sentence of it
+holds the extractive answer or most of the claim's own words), and quotes shown to the user come from the
+source, never from the model; the passages it did not cite are related, not sources. On any failure the
 extractive answer is returned instead, with the reason in the record and in the log."""
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from dataclasses import replace
 
 from config import Settings
 from rag.answer.extractive import ExtractiveAnswerer, Sentence, abstain_message
+from rag.answer.support import claim_words, content, states_claim
 from rag.chunking import split_sentences
 from rag.normalize import is_arabic
-from rag.records import Answer, Citation, Hit, Retrieved
+from rag.records import Answer, Hit, Retrieved
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,16 @@ def check_citations(text: str, given: int) -> list[int]:
         if len(words) >= 5 and not _MARK.search(sentence):
             raise CitationProblem(f"a claim without a citation: {sentence[:80]!r}")
     return list(dict.fromkeys(cited))
+
+
+def claims_citing(text: str, n: int) -> list[str]:
+    """The sentences of ``text`` that cite passage ``n``, without their citation marks."""
+    out = []
+    for s, e in split_sentences(text):
+        sentence = text[s:e]
+        if any(int(m.group(1).translate(_DIGITS)) == n for m in _MARK.finditer(sentence)):
+            out.append(_MARK.sub(" ", sentence))
+    return out
 
 
 def make_chat_model(settings: Settings):
@@ -137,16 +150,27 @@ class LLMAnswerer:
             cited = check_citations(text, len(hits))
         except CitationProblem as exc:
             return self._fallback(base, str(exc))
+        span = base.choice.text if base.choice is not None and base.choice.span is not None else ""
+        try:
+            quoted = [self._source(question, hits[n - 1], n, claims_citing(text, n), span) for n in cited]
+        except CitationProblem as exc:
+            return self._fallback(base, str(exc))
         renumber = {n: i for i, n in enumerate(cited, 1)}
         shown = _MARK.sub(lambda m: f"[{renumber[int(m.group(1).translate(_DIGITS))]}]", text)
-        citations = [self._quote(question, hits[n - 1]) for n in cited]
-        return replace(base, answer=shown, citations=citations, answerer=self.name, fallback="")
+        citations = ExtractiveAnswerer.quote(quoted)
+        cited_chunks = {hits[n - 1].chunk.chunk_id for n in cited}
+        related = [c for c in base.citations + base.related if c.chunk_id not in cited_chunks]
+        return replace(base, answer=shown, citations=citations, related=related, answerer=self.name, fallback="")
 
-    def _quote(self, question: str, hit: Hit) -> Citation:
-        """The chunk's best sentence for the question, quoted from the source."""
-        best: Sentence = self.extractive.sentences(question, [hit])[0]
-        c = hit.chunk
-        return Citation(c.doc_id, c.title, c.chunk_id, best.text, best.start, best.end, round(hit.score, 4), c.date, c.url)
+    def _source(self, question: str, hit: Hit, n: int, claims: list[str], span: str) -> Sentence:
+        """The sentence of passage ``n`` that states what the claims citing it say
+        (rag/answer/support.py), quoted from the source; CitationProblem when none does."""
+        claim = " ".join(claims)
+        own = claim_words(claim, question)
+        stating = [s for s in self.extractive.sentences(question, [hit]) if states_claim(s.text, claim, question, span)]
+        if not stating:
+            raise CitationProblem(f"passage [{n}] does not state what the answer says it does")
+        return max(stating, key=lambda s: len(own & content(s.text)))  # ties: the best-ranked for the question
 
     def _fallback(self, base: Answer, reason: str) -> Answer:
         log.warning("LLM answer replaced by the extractive answer: %s", reason)
