@@ -81,16 +81,58 @@ def stem(word: str) -> str:
     return word
 
 
-def tokenize(text: str, keep_stopwords: bool = False) -> list[Token]:
-    """Words of ``text`` with their original offsets, normalized and lightly stemmed."""
+def _lexicon():
+    """The lexicon of the varieties (rag/answer/varieties.py), loaded on first use."""
+    global _LEXICON
+    if _LEXICON is None:
+        from rag.answer.varieties import lexicon
+
+        _LEXICON = lexicon()
+    return _LEXICON
+
+
+_LEXICON = None
+
+
+def tokenize(text: str, keep_stopwords: bool = False, dialect: bool | None = None) -> list[Token]:
+    """Words of ``text`` with their original offsets, normalized and lightly stemmed.
+
+    Without ``keep_stopwords``, stop words go, and so do the dialect and English function words
+    and interrogatives of the lexicon of the varieties (rag/answer/varieties.json); a dialect
+    spelling of an MSA word becomes that word («شاف» -> «راي»). Lexicon words that are also MSA
+    words («راح», «لي») are read so only when ``dialect`` is true, or, when it is None, when
+    ``text`` has a word of the lexicon that no MSA text uses («فين», «اللي»). With
+    ``keep_stopwords`` every word stays, as written (offsets for span extraction)."""
     out = []
-    for m in _WORD.finditer(text):
-        norm = normalize(m.group())
-        if not norm or norm.strip("_") == "":
+    lex = None if keep_stopwords else _lexicon()
+    held: list[tuple[int, object]] = []  # (position in out, entry) of ambiguous words, decided at the end
+    sure = bool(dialect)
+    if lex is None:
+        for m in _WORD.finditer(text):
+            norm = normalize(m.group())
+            if norm and norm.strip("_") != "":
+                out.append(Token(stem(norm), m.start(), m.end()))
+        return out
+    words = [(normalize(m.group()), m) for m in _WORD.finditer(text)]
+    for k, (norm, m) in enumerate(words):
+        if not norm or norm.strip("_") == "" or norm in STOPWORDS:
             continue
-        if not keep_stopwords and norm in STOPWORDS:
+        entry = lex.lookup(norm, words[k + 1][0] if k + 1 < len(words) else "")
+        if entry is not None and entry.ambiguous and dialect is not False:
+            held.append((len(out), entry))
+        elif entry is not None and not entry.ambiguous:
+            sure = sure or not entry.english
+            if entry.kind != "word":
+                continue
+            out.append(Token(stem(normalize(entry.role)), m.start(), m.end()))
             continue
         out.append(Token(stem(norm), m.start(), m.end()))
+    if held and sure:
+        for i, entry in reversed(held):
+            if entry.kind == "word":
+                out[i] = Token(stem(normalize(entry.role)), out[i].start, out[i].end)
+            else:
+                del out[i]
     return out
 
 

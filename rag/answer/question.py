@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from rag.answer.varieties import msa_form
 from rag.normalize import is_arabic, normalize
 
 _QWORDS = {
@@ -69,11 +70,16 @@ _MEASURES = (
 def measure(question: str) -> re.Pattern | None:
     """The pattern a question's answer takes when it names what it measures: a percentage for
     «ما نسبة …», a duration for «ما مدة …» / «كم يوما …» / «منذ متى …»; None otherwise, and for questions
-    whose question word asks for something else («متى تزيد نسبة …» asks for a time)."""
+    whose question word asks for something else («متى تزيد نسبة …» asks for a time). A dialect or
+    English question is read in its MSA form (rag/answer/varieties.py)."""
+    return _measure(msa_form(question).text)
+
+
+def _measure(question: str) -> re.Pattern | None:
     words = " ".join(re.findall(r"\w+", normalize(question).lower())[:6])
     if re.search(r"\bمنذ\s+(?:متي|كم)\b", words):  # «منذ متى لم يزر ...؟» -> «منذ 34 عاما»
         return DURATION
-    if question_type(question) not in ("howmany", "what", "other"):
+    if _type(question) not in ("howmany", "what", "other"):
         return None
     return next((pattern for pattern, asks in _MEASURES if asks.search(words)), None)
 
@@ -87,6 +93,13 @@ _TYPE_NOUNS = [
 
 
 def question_type(question: str) -> str:
+    """What the question asks for (QUESTION_TYPES), from its question word or the noun it names;
+    a dialect or English question by its MSA form («راح فين؟» -> where, «Who is …» -> who)."""
+    return _type(msa_form(question).text)
+
+
+def _type(question: str) -> str:
+    """question_type of a question in MSA words."""
     norm = normalize(question).strip(" -؟?\t\n")
     words = re.findall(r"\w+", norm)
     head = " ".join(words[:3])
@@ -129,7 +142,7 @@ def qualifier(question: str) -> str | None:
     from rag.normalize import stem
 
     words = re.findall(r"\w+", question)
-    if question_type(question) != "who" or asked_verb(question) or len(words) < 3:
+    if _type(question) != "who" or asked_verb(question) or len(words) < 3:
         return None
     last, prev = normalize(words[-1]), normalize(words[-2])
     if not (last.startswith("ال") and prev.startswith("ال") and last.endswith(("ي", "يه")) and len(last) >= 5):
@@ -156,7 +169,7 @@ def focus_term(question: str, qterms: list[str]) -> str | None:
     question, or the noun a «كم» question counts or measures («كم تبلغ تكلفة X» -> تكلفة)."""
     if not qterms:
         return None
-    qtype = question_type(question)
+    qtype = _type(question)
     if qtype == "howmany" and normalize(question).lstrip(" و").startswith(("كم", "فكم")):
         rest = [t for t in qterms if t not in _MEASURE_VERBS]
         return rest[0] if rest else None
@@ -190,12 +203,15 @@ def _reporting(word: str) -> bool:
 def asks_name(question: str) -> bool:
     """«ما اسم رواية ليلى منصور؟», «ما هو اسم ...»: the answer is a name, often quoted in news."""
     words = _words(question)[:4]
-    return question_type(question) in ("what", "other") and any(w in ("اسم", "باسم") for w in words)
+    return _type(question) in ("what", "other") and any(w in ("اسم", "باسم") for w in words)
 
 
 @dataclass(frozen=True)
 class Question:
-    """A question analysed once, passed to every stage of answering (none re-parses the text)."""
+    """A question analysed once, passed to every stage of answering (none re-parses the text).
+    A dialect or English question is analysed in its MSA form (rag/answer/varieties.py): its
+    interrogative and function words come from the lexicon of the varieties, so «مين اللي وقّع
+    الاتفاقية؟» gets the type, focus, verb and terms of «من وقع الاتفاقية؟»."""
 
     text: str  # as asked (cleaned: rag.engine.clean_question)
     type: str  # QUESTION_TYPES
@@ -207,18 +223,41 @@ class Question:
     qualifier: str | None  # the adjective a «من هو» question gives its role (qualifier)
     asks_name: bool
     asks_what_was_said: bool
+    variety: str = "msa"  # "msa", "dialect" or "english": how the question is written
+    msa: str = ""  # the question in MSA words, as analysed (== text for an MSA question)
 
     @staticmethod
     def parse(text: str) -> "Question":
         from rag.normalize import tokenize
 
-        terms = tuple(dict.fromkeys(t.norm for t in tokenize(text)))
+        form = msa_form(text)
+        a = form.text
+        terms = tuple(dict.fromkeys(t.norm for t in tokenize(text, dialect=True if form.variety == "dialect" else None)))
+        english = form.variety == "english"
+        qtype = _type(a)
         return Question(
-            text=text, type=question_type(text), terms=terms, focus=focus_term(text, list(terms)),
-            measure=measure(text), verb=asked_verb(text), counted=tuple(counted_noun(text)),
-            qualifier=qualifier(text),
-            asks_name=asks_name(text), asks_what_was_said=asks_what_was_said(text),
+            text=text, type=qtype,
+            terms=terms, focus=_english_focus(text, terms, a) if english else focus_term(a, list(terms)),
+            measure=_measure(a), verb=None if english else asked_verb(a),
+            counted=() if english else tuple(counted_noun(a)),
+            qualifier=None if english else qualifier(a),
+            asks_name=asks_name(a), asks_what_was_said=asks_what_was_said(a),
+            variety=form.variety, msa=a,
         )
+
+
+def _english_focus(text: str, terms: tuple[str, ...], msa: str) -> str | None:
+    """What a «who/what is X» English question asks about: the head of X, the term before the
+    first «of» or else the last one («Who is the Iranian interior minister?» -> «minister»,
+    «What is the capital of France?» -> «capital»); the counted noun of «how many X»."""
+    if not terms or focus_term(msa, list(terms)) is None:
+        return None
+    if _type(msa) == "howmany":
+        return focus_term(msa, list(terms))
+    words = re.findall(r"[\w']+", normalize(text))
+    head = words[: words.index("of")] if "of" in words else words
+    inside = [w for w in head if w in terms]
+    return inside[-1] if inside else terms[0]
 
 
 class QuestionError(ValueError):

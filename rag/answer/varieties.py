@@ -1,0 +1,351 @@
+"""Questions as people write them: the lexicon of the varieties (varieties.json beside this
+file) and what question analysis does with it.
+
+The lexicon maps the interrogatives, function words and common spellings of Egyptian,
+Levantine, Gulf, Iraqi and Maghrebi Arabic and of English to their MSA roles. Two uses:
+
+- ``Lexicon.lookup`` for tokenization (rag.normalize.tokenize): a dialect or English function
+  word or interrogative is no content term (dropped like a stop word); a dialect spelling of an
+  MSA word becomes that word («شاف» -> «راي»). Words that are also MSA words (the file's
+  ``ambiguous`` list) count only in a text that has a sure dialect word.
+- ``msa_form``: the question rewritten with the MSA roles, for the analyses that read the
+  question's words (type, focus, asked verb, counted noun; rag/answer/question.py): «مين اللي
+  وقع الاتفاقية؟» -> «من وقع الاتفاقية»; «الوزير الروسي راح فين؟» -> «أين الوزير الروسي ذهب»
+  (an interrogative dialects put last or in place goes first, as MSA has it); «Who is the
+  Iranian interior minister?» -> «من هو iranian interior minister». An MSA question comes
+  back unchanged, character for character.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from rag.normalize import STOPWORDS, is_arabic, normalize
+
+LEXICON_FILE = Path(__file__).with_name("varieties.json")
+KINDS = ("interrogatives", "function_words", "words")
+_CLITICS = ("و", "ف", "ب", "ل")  # one-letter proclitics a dialect word may carry («ومين», «بشو»)
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # "interrogative", "function" or "word"
+    role: str  # the MSA role as written in the file («أين», «الذي», «(genitive)», «رأى»)
+    ambiguous: bool  # also an ordinary MSA word: read as dialect only beside a sure dialect word
+    varieties: tuple[str, ...]
+    english: bool = False
+
+
+@dataclass
+class Lexicon:
+    entries: dict[str, Entry] = field(default_factory=dict)  # normalized single word -> entry
+    phrases: dict[tuple[str, ...], Entry] = field(default_factory=dict)  # normalized words -> entry
+    openers: dict[str, str] = field(default_factory=dict)  # English yes/no openers -> «هل»
+    type_nouns: dict[str, str] = field(default_factory=dict)  # English noun -> MSA noun (question typing)
+    prefixes: tuple[str, ...] = ()  # dialect tense/aspect prefixes, normalized, longest first
+    before_imperfect: dict[str, Entry] = field(default_factory=dict)  # «راح يلعب»: a particle before a verb
+    msa_interrogatives: frozenset[str] = frozenset()  # normalized
+    msa_prepositions: frozenset[str] = frozenset()
+    msa_function_words: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    ends_question: frozenset[str] = frozenset()  # ambiguous interrogatives that may end a question
+
+    def lookup(self, norm: str, following: str = "") -> Entry | None:
+        """The entry of a normalized word, also behind a one-letter proclitic when the rest is a
+        sure (not ambiguous) Arabic entry («ومين», «وين» is its own entry). ``following``: the
+        next word; before an imperfect verb «راح» is the future particle, not «ذهب»."""
+        if following[:1] in ("ي", "ت", "ن", "ا") and norm in self.before_imperfect:
+            return self.before_imperfect[norm]
+        e = self.entries.get(norm)
+        if e is not None:
+            return e
+        if len(norm) > 3 and norm[0] in _CLITICS:
+            e = self.entries.get(norm[1:])
+            if e is not None and not e.ambiguous and not e.english:
+                return e
+        return None
+
+
+def _check_role(kind: str, key: str, role: str, lex: Lexicon, where: str) -> None:
+    words = normalize(role).split()
+    if kind == "interrogatives":
+        ok = words and all(w in lex.msa_interrogatives | lex.msa_prepositions for w in words) and any(
+            w in lex.msa_interrogatives for w in words) or (len(words) == 1 and _split_clitic(words[0], lex))
+    elif kind == "function_words":
+        ok = role in lex.tags or normalize(role) in lex.msa_function_words
+    else:
+        ok = bool(words) and len(words) == 1 and is_arabic(role) and normalize(role) != normalize(key)
+    if not ok:
+        raise ValueError(f"{LEXICON_FILE.name}: {where}: «{key}» -> «{role}» is no known MSA {kind[:-1]} role")
+
+
+def _split_clitic(word: str, lex: Lexicon) -> tuple[str, str] | None:
+    """«بماذا» -> («ب», «ماذا»): an MSA interrogative behind a one-letter preposition."""
+    if len(word) > 2 and word[0] in ("ب", "ل", "و", "ف") and word[1:] in lex.msa_interrogatives:
+        return word[0], word[1:]
+    return None
+
+
+@lru_cache(maxsize=4)
+def load(path: Path = LEXICON_FILE) -> Lexicon:
+    """The lexicon, checked: every role is a known MSA role, and a word has one role as an
+    interrogative in every variety (ValueError naming the entry otherwise)."""
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    msa = raw["msa"]
+    lex = Lexicon(
+        msa_interrogatives=frozenset(normalize(w) for w in msa["interrogatives"]),
+        msa_prepositions=frozenset(normalize(w) for w in msa["prepositions"]),
+        msa_function_words=frozenset(normalize(w) for w in msa["function_words"]),
+        tags=frozenset(msa["tags"]),
+    )
+    ambiguous = {normalize(w) for w in raw.get("ambiguous", [])}
+    lex.ends_question = frozenset(normalize(w) for w in raw.get("ends_question", []))
+    kinds = {"interrogatives": "interrogative", "function_words": "function", "words": "word"}
+    seen: dict[str, tuple[str, str, str]] = {}  # norm -> (kind, role, variety) of its first entry
+    prefixes: set[str] = set()
+    for variety, sections in raw["varieties"].items():
+        english = variety == "english"
+        for kind in KINDS:
+            for key, role in sections.get(kind, {}).items():
+                where = f"varieties.{variety}.{kind}"
+                _check_role(kind, key, role, lex, where)
+                norm = " ".join(normalize(key).split())
+                if norm in seen:
+                    k0, r0, v0 = seen[norm]
+                    if (k0 != kind or kind == "interrogatives" and normalize(r0) != normalize(role)) and not (
+                        {k0, kind} == {"function_words"}
+                    ):
+                        raise ValueError(f"{LEXICON_FILE.name}: «{key}» is {k0} «{r0}» in {v0} but {kind} «{role}» "
+                                         f"in {variety}")
+                else:
+                    seen[norm] = (kind, role, variety)
+                words = tuple(norm.split())
+                if len(words) > 1:
+                    old = lex.phrases.get(words)
+                    lex.phrases[words] = Entry(kinds[kind], role, False, (*(old.varieties if old else ()), variety),
+                                               english)
+                    continue
+                old = lex.entries.get(norm)
+                if old is not None:
+                    if variety not in old.varieties:
+                        lex.entries[norm] = Entry(old.kind, old.role, old.ambiguous, (*old.varieties, variety), english)
+                else:
+                    lex.entries[norm] = Entry(kinds[kind], role, norm in ambiguous, (variety,), english)
+        for key, role in sections.get("before_imperfect", {}).items():
+            _check_role("function_words", key, role, lex, f"varieties.{variety}.before_imperfect")
+            lex.before_imperfect[normalize(key)] = Entry("function", role, True, (variety,))
+        for key, role in sections.get("openers", {}).items():
+            lex.openers[normalize(key)] = role
+        for key, role in sections.get("type_nouns", {}).items():
+            lex.type_nouns[normalize(key)] = role
+        prefixes |= {normalize(p) for p in sections.get("prefixes", [])}
+    unknown = ambiguous - set(lex.entries) - {w for p in lex.phrases for w in p}
+    if unknown:
+        raise ValueError(f"{LEXICON_FILE.name}: ambiguous words with no entry: {', '.join(sorted(unknown))}")
+    lex.prefixes = tuple(sorted(prefixes, key=len, reverse=True))
+    return lex
+
+
+def lexicon() -> Lexicon:
+    return load(LEXICON_FILE)
+
+
+# --- the MSA form of a question ---------------------------------------------------------------
+
+_ITEM = re.compile(r"\w+|[،,]")
+_PRONOUNS = frozenset(normalize(w) for w in ("هو", "هي", "هم", "هن", "هما"))
+# MSA interrogatives that are nothing else («من» is also from, «ما» also not)
+_ASKING = frozenset(normalize(w) for w in ("ماذا", "أين", "متى", "كم", "لماذا", "كيف", "هل", "أي"))
+
+
+def strip_prefix(word: str, lex: Lexicon | None = None) -> str | None:
+    """A dialect verb without its tense/aspect prefix («بيدخن» -> «يدخن», «هيروح» -> «يروح»,
+    «كيعتمد» -> «يعتمد»): the prefix, then an imperfect verb's own prefix (ي ت ن ا), at least
+    three letters after it. None when the word has no such prefix."""
+    lex = lex or lexicon()
+    for p in lex.prefixes:
+        rest = word[len(p):]
+        if word.startswith(p) and len(rest) >= 4 and rest[0] in "يتنا":
+            return rest
+    return None
+
+
+def is_dialect_marker(norm: str, lex: Lexicon) -> bool:
+    """A word of the lexicon that no MSA text uses («فين», «اللي», «شنو»)."""
+    e = lex.lookup(norm)
+    return e is not None and not e.ambiguous and not e.english
+
+
+@dataclass(frozen=True)
+class MsaForm:
+    text: str  # the question in MSA words (the question itself when nothing was rewritten)
+    variety: str  # "msa", "dialect" or "english"
+    rewritten: bool  # whether the lexicon changed anything
+
+
+def msa_form(question: str) -> MsaForm:
+    """The question with the lexicon's MSA roles (module docstring)."""
+    lex = lexicon()
+    if not is_arabic(question):
+        return _english(question, lex)
+    items = _ITEM.findall(normalize(question))
+    words = [w for w in items if w not in "،,"]
+    if not words:
+        return MsaForm(question, "msa", False)
+    sure = any(is_dialect_marker(w, lex) for w in words)
+    # an ambiguous interrogative («شوكت», «متين», «إيه») counts as the first word of a question,
+    # as the last one if the lexicon says so (ends_question: «على إيه؟»)
+    ends = {0} | ({len(items) - 1} if items[-1] in lex.ends_question else set())
+    edge = any(
+        (e := lex.lookup(items[i])) is not None and e.kind == "interrogative" and not e.english
+        for i in ends if items[i] not in "،,"
+    )
+    if not (sure or edge):
+        return MsaForm(question, "msa", False)
+    out: list[tuple[str, str]] = []  # (kind, MSA word) ; kind: q (interrogative), w (other), c (comma)
+    for i, w in enumerate(items):
+        if w in "،,":
+            out.append(("c", w))
+            continue
+        e = lex.lookup(w, items[i + 1] if i + 1 < len(items) else "")
+        if e is not None and e.english:
+            e = None
+        if e is not None and e.ambiguous and not sure and not (e.kind == "interrogative" and i in ends):
+            e = None
+        if e is None:
+            if not (w == "من" and out and out[-1] == ("q", "كم")):  # «شحال من ماتش» -> «كم ماتش»
+                out.append(("w", w))
+            continue
+        clitic = w[0] if w not in lex.entries and w[1:] in lex.entries else ""
+        if e.kind == "interrogative":
+            role = normalize(e.role).split()
+            if clitic in ("و", "ف") and len(role) == 1:
+                role = [clitic + role[0]]
+            elif clitic:
+                role = [clitic + role[0], *role[1:]]
+            out.extend(("q", r) for r in role)
+        elif e.kind == "function":
+            if out and out[-1][0] == "q" and normalize(e.role) in ("الذي",):
+                continue  # «مين اللي وقع» -> «من وقع»
+            if w in STOPWORDS:
+                out.append(("w", w))  # «الي» is also «إلى» written without hamza: kept as written
+            elif e.role not in lex.tags:
+                out.extend(("w", r) for r in normalize(e.role).split())
+        else:
+            out.append(("w", normalize(e.role)))
+    if not any(k == "q" for k, _ in out) and not sure:
+        return MsaForm(question, "msa", False)
+    out = _front(out, lex)
+    words_out = _msa_words(out, lex)
+    return MsaForm(" ".join(words_out) + "؟", "dialect", True)
+
+
+def _front(out: list[tuple[str, str]], lex: Lexicon) -> list[tuple[str, str]]:
+    """The first interrogative goes first, with a preposition right before it («على إيه»):
+    after a comma the words before it go last («خلال خطابه، إيه اللي قاله» -> «ماذا قاله ...
+    خلال خطابه»), else the interrogative alone moves («راح فين» -> «فين راح»)."""
+    qs = [i for i, (k, _) in enumerate(out) if k == "q"]
+    if not qs:
+        return out
+    i = qs[0]
+    j = i
+    while j > 0 and out[j - 1][0] == "w" and out[j - 1][1] in lex.msa_prepositions:
+        j -= 1
+    if j == 0:
+        return out
+    first = next((w for k, w in out if k == "w" and w not in lex.msa_prepositions), "")
+    if out[0][0] == "w" and (first in _ASKING or out[0][1] in _ASKING):
+        return out  # it already opens with an MSA interrogative («كيف ممكن ... إيه»)
+    k = i + 1
+    while k < len(out) and out[k][0] == "q":  # «من أين» is one interrogative
+        k += 1
+    head = out[j:k]
+    before, after = out[:j], out[k:]
+    if before and before[-1][0] == "c":
+        return head + after + before[:-1]
+    return head + before + after
+
+
+def _msa_words(out: list[tuple[str, str]], lex: Lexicon) -> list[str]:
+    """The words, with «ما» written «ماذا» before a verb and the verb after an interrogative
+    without its dialect prefix («مين بيدخن» -> «من يدخن»)."""
+    words = [w for k, w in out if k != "c"]
+    kinds = [k for k, _ in out if k != "c"]
+    res = list(words)
+    for i, (k, w) in enumerate(zip(kinds, words)):
+        if k != "q":
+            continue
+        nxt = i + 1
+        if nxt < len(words) and kinds[nxt] == "w":
+            bare = strip_prefix(words[nxt], lex)
+            if bare:
+                res[nxt] = bare
+            if w in ("ما", "وما", "فما") and not (
+                words[nxt].startswith("ال") or words[nxt] in _PRONOUNS or words[nxt] in lex.msa_function_words
+                or words[nxt] in lex.msa_interrogatives
+            ):
+                res[i] = w + "ذا"
+    return res
+
+
+def _english(question: str, lex: Lexicon) -> MsaForm:
+    """An English question: its wh-word (or yes/no opener) as the MSA interrogative, nouns that
+    decide the type («which country», «what year») as MSA nouns, auxiliaries and articles
+    dropped, other words kept («Who is the Iranian interior minister?» -> «من هو iranian
+    interior minister»)."""
+    items = re.findall(r"[\w']+|[،,]", normalize(question))
+    words = [w for w in items if w not in "،,"]
+    if not words:
+        return MsaForm(question, "english", False)
+    out: list[tuple[str, str]] = []
+    i = 0
+    found = False
+    while i < len(items):
+        w = items[i]
+        if w in "،,":
+            out.append(("c", w))
+            i += 1
+            continue
+        phrase = next((lex.phrases[tuple(items[i:i + n])] for n in (3, 2)
+                       if tuple(items[i:i + n]) in lex.phrases), None)
+        if phrase is not None and not found:
+            n = next(n for n in (3, 2) if tuple(items[i:i + n]) in lex.phrases)
+            role = normalize(phrase.role)
+            if items[i + 1] == "long":  # «how long» asks for a duration: «ما مدة»
+                out.extend([("q", "ما"), ("w", "مده")])
+            elif items[i + 1] in ("old",):
+                out.extend([("q", role), ("w", "عمر")])
+            else:
+                out.append(("q", role))
+            i += n
+            found = True
+            continue
+        e = lex.entries.get(w)
+        if not found and not out and w in lex.openers:
+            out.append(("q", normalize(lex.openers[w])))
+            found = True
+        elif e is not None and e.english and e.kind == "interrogative" and not found:
+            out.append(("q", normalize(e.role)))
+            found = True
+            if i + 1 < len(items) and items[i + 1] in ("is", "are", "was", "were"):
+                out.append(("w", "هو"))  # «who is» -> «من هو»: the focus opener
+                i += 1
+        elif w in lex.type_nouns and out and (out[-1][0] == "q" or out[-1][1] == "هو" and out[-2][0] == "q"):
+            out.append(("w", normalize(lex.type_nouns[w])))
+        elif w in ("in", "on", "at", "to", "from", "by", "for", "of", "with") and i + 1 < len(items) and (
+            (e2 := lex.entries.get(items[i + 1])) is not None and e2.english and e2.kind == "interrogative"
+        ):
+            out.append(("w", {"in": "في", "on": "في", "at": "في", "to": "الي", "from": "من", "by": "ب",
+                              "for": "ل", "of": "من", "with": "مع"}[w]))
+        elif w in STOPWORDS or (e is not None and e.english):
+            pass
+        else:
+            out.append(("w", w))
+        i += 1
+    out = _front(out, lex)
+    words_out = [w for k, w in out if k != "c"]
+    return MsaForm(" ".join(words_out) + "؟", "english", True)
