@@ -115,3 +115,26 @@ def test_a_fact_stated_in_two_articles_lists_both_as_sources(two_reports):
     # the other question's answer is not in the second report: it stays related there
     b = two_reports.ask("من وقع اتفاقية التعاون بين شرطة البلدين؟")
     assert [c.doc_id for c in b.citations] == ["asharq-russia-iran-security"]
+
+
+def test_replies_label_a_second_article_and_what_a_close_refusal_found(two_reports, seeded):
+    from bot.format import format_answer, format_related
+
+    a = two_reports.ask("من هو وزير الداخلية الروسي؟")
+    (text,) = format_answer(a, "ar")
+    assert "[1]" in text and "[2] (ورد أيضًا في)" in text and text.count("(ورد أيضًا في)") == 1
+    related = "".join(format_related(a, "ar"))
+    assert "مقاطع ذات صلة لا تذكر الجواب" in related and all(esc_quote(c.quote) in related for c in a.related)
+    refuse_all = seeded.extractive_answerer(seeded.reader(), 0.999)
+    refuse_all.related_on_refusal = 0.0
+    q = "Who signed the police cooperation agreement?"
+    refused = refuse_all.answer(q, seeded.retrieve(q))
+    (reply,) = format_answer(refused, "en")
+    assert reply.startswith("I could not find") and "What I found (it does not answer the question):" in reply
+    assert "Sources:" not in reply
+
+
+def esc_quote(quote: str) -> str:
+    import html
+
+    return html.escape(quote[:60], quote=False)
