@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.normalize import terms
+from rag.normalize import terms, terms_version
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,7 @@ class KeywordIndex:
                 self.retriever.save(str(tmp / "bm25"), show_progress=False)
             state = {
                 "generation": self.generation,
+                "terms": terms_version(),
                 "main_ids": self.main_ids,
                 "dead": [cid for i, cid in enumerate(self.main_ids) if self.dead[i]],
                 "delta": {cid: [text, self.hashes[cid]] for cid, (_, _, text) in self.delta.items()},
@@ -164,6 +165,9 @@ class KeywordIndex:
         try:
             bm25s = _bm25s()
             state = json.loads((path / "state.json").read_text())
+            if state.get("terms") != terms_version():
+                log.info("keyword index at %s was built with another tokenization; it will be rebuilt", path)
+                return None
             main_ids = state["main_ids"]
             retriever = bm25s.BM25.load(str(path / "bm25"), show_progress=False) if main_ids else None
             kw = cls(main_ids, retriever, state["df"], state["hashes"], state["generation"], state["total_length"])

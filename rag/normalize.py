@@ -81,6 +81,16 @@ def stem(word: str) -> str:
     return word
 
 
+def terms_version() -> str:
+    """Names the tokenization ``terms`` does: a keyword index built with another one is rebuilt
+    (rag/keyword.py). Changes with the lexicon of the varieties, which tokenization reads."""
+    import hashlib
+
+    from rag.answer.varieties import LEXICON_FILE
+
+    return "2-" + hashlib.sha256(LEXICON_FILE.read_bytes()).hexdigest()[:12]
+
+
 def _lexicon():
     """The lexicon of the varieties (rag/answer/varieties.py), loaded on first use."""
     global _LEXICON

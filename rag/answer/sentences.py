@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Callable
 
 from rag.answer.question import AMOUNT, DATE, Question
+from rag.answer.varieties import dialect_variants
 from rag.chunking import split_sentences
 from rag.normalize import soft_keys, soft_match, tokenize
 from rag.records import Hit
@@ -40,16 +41,29 @@ class Sentence:
 
 class Matcher:
     """Which words of a vocabulary match each question term softly (rag.normalize.soft_match),
-    worked out once per question and vocabulary instead of once per sentence."""
+    worked out once per question and vocabulary instead of once per sentence. With
+    ``dialect``, a term that matches no word is tried again without a dialect verb's
+    tense/aspect prefix and negation suffix («هيعيد» -> «يعيد», «قدرش» -> «قدر»;
+    rag/answer/varieties.py)."""
 
-    def __init__(self, qterms: list[str], vocabulary: set[str]):
+    def __init__(self, qterms: list[str], vocabulary: set[str], dialect: bool = False):
         by_key: dict[str, list[str]] = {}
         for v in vocabulary:
             for k in soft_keys(v):
                 by_key.setdefault(k, []).append(v)
-        self.soft = {
-            q: frozenset(v for k in soft_keys(q) for v in by_key.get(k, ()) if soft_match(q, v)) for q in qterms
-        }
+
+        def soft(q: str) -> frozenset[str]:
+            return frozenset(v for k in soft_keys(q) for v in by_key.get(k, ()) if soft_match(q, v))
+
+        self.soft = {q: soft(q) for q in qterms}
+        if dialect:
+            for q in qterms:
+                if q not in vocabulary and not self.soft[q]:
+                    for bare in dialect_variants(q):
+                        found = ({bare} & vocabulary) | soft(bare)
+                        if found:
+                            self.soft[q] = frozenset(found)
+                            break
 
     def exact_or_soft(self, term: str, terms: frozenset[str]) -> float:
         if term in terms:
@@ -98,7 +112,7 @@ def rank_sentences(q: Question, hits: list[Hit], idf: Callable[[str], float]) ->
     vocabulary = set().union(
         *(term_set(h.chunk.text[s:e]) for h, s, e in spans), *(term_set(h.chunk.title) for h in hits)
     )
-    match = Matcher(qterms, vocabulary)
+    match = Matcher(qterms, vocabulary, dialect=q.variety == "dialect")
     plain, focused = term_weights(qterms, idf), term_weights(qterms, idf, focus)
     out = []
     for hit, s, e in spans:

@@ -169,9 +169,25 @@ def strip_prefix(word: str, lex: Lexicon | None = None) -> str | None:
     lex = lex or lexicon()
     for p in lex.prefixes:
         rest = word[len(p):]
-        if word.startswith(p) and len(rest) >= 4 and rest[0] in "يتنا":
+        if word.startswith(p) and len(rest) >= 4 and rest[0] in ("ن" if p == "م" else "يتنا"):
             return rest
     return None
+
+
+def dialect_variants(term: str) -> list[str]:
+    """What a dialect question's term may be in MSA passages, most likely first: without the
+    tense/aspect prefix («بيعتمد» -> «يعتمد»), without the negation's «ما…ش» («مالهاش» ->
+    «لها», «قدرش» -> «قدر»). For matching a term no passage word matches as it is."""
+    out = []
+    bare = strip_prefix(term)
+    if bare:
+        out.append(bare)
+    if term.endswith("ش") and len(term) >= 4:
+        core = term[:-1]
+        if core.startswith("ما") and len(core) >= 4:
+            core = core[2:]
+        out.extend((core, strip_prefix(core) or core))
+    return [v for v in dict.fromkeys(out) if len(v) >= 2]
 
 
 def is_dialect_marker(norm: str, lex: Lexicon) -> bool:
@@ -231,8 +247,9 @@ def msa_form(question: str) -> MsaForm:
         elif e.kind == "function":
             if out and out[-1][0] == "q" and normalize(e.role) in ("الذي",):
                 continue  # «مين اللي وقع» -> «من وقع»
-            if w in STOPWORDS:
-                out.append(("w", w))  # «الي» is also «إلى» written without hamza: kept as written
+            nxt = items[i + 1] if i + 1 < len(items) else ""
+            if w in STOPWORDS and (nxt.startswith("ال") or not out):
+                out.append(("w", w))  # «الي» before a noun is «إلى» written without hamza
             elif e.role not in lex.tags:
                 out.extend(("w", r) for r in normalize(e.role).split())
         else:
@@ -335,6 +352,8 @@ def _english(question: str, lex: Lexicon) -> MsaForm:
                 out.append(("w", "هو"))  # «who is» -> «من هو»: the focus opener
                 i += 1
         elif w in lex.type_nouns and out and (out[-1][0] == "q" or out[-1][1] == "هو" and out[-2][0] == "q"):
+            if out[-1] == ("q", "ما") and w not in ("name", "number", "percentage", "percent", "proportion", "share"):
+                out[-1] = ("q", "اي")  # «what year» is «أي عام», «what is the number» «ما هو عدد»
             out.append(("w", normalize(lex.type_nouns[w])))
         elif w in ("in", "on", "at", "to", "from", "by", "for", "of", "with") and i + 1 < len(items) and (
             (e2 := lex.entries.get(items[i + 1])) is not None and e2.english and e2.kind == "interrogative"
