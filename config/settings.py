@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     chroma_token: SecretStr
 
     max_file_bytes: int = Field(gt=0)
+    dedupe: bool
+    dedupe_threshold: float = Field(gt=0, le=1)
     ingest_lock_timeout: float = Field(ge=0)
     chunk_max_chars: int = Field(ge=100)
     chunk_overlap_sentences: int = Field(ge=0)

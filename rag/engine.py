@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 
 from config import Settings, load_settings
@@ -16,7 +17,7 @@ from rag.answer.extractive import Answerer, ExtractiveAnswerer, abstain_message
 from rag.answer.question import clean_question
 from rag.chunking import article_hash, chunk_article, passage_text
 from rag.keyword import KeywordIndex
-from rag.loaders import Problem, load_corpus
+from rag.loaders import Problem, count_records, iter_files, load_corpus
 from rag.locking import writer_lock
 from rag.normalize import strip_marks
 from rag.records import Answer, Article, Chunk, Hit, IngestReport, Retrieved
@@ -56,6 +57,18 @@ class Sanad:
         self._answerer = answerer
         self._making_answerer = threading.Lock()  # not self._lock: ingestion holds that one
         self._ready = False
+        self._copies = None  # rag.dedupe.Copies, loaded on the first ingest
+        self._signatures: dict = {}
+        self._state = None
+
+    @property
+    def state(self):
+        """The store's state collection (feeds, the bot's memory, syndicated copies)."""
+        if self._state is None:
+            from rag.store import StateStore
+
+            self._state = StateStore(self.settings)
+        return self._state
 
     # --- answering ----------------------------------------------------------------------
     @property
@@ -116,7 +129,22 @@ class Sanad:
         else:
             items = [answerer.answer(q, retrieved)]
         for item in items:
-            yield replace(item, notice=notice) if notice and isinstance(item, Answer) else item
+            if isinstance(item, Answer):
+                item = self._with_copies(replace(item, notice=notice) if notice else item)
+            yield item
+
+    def _with_copies(self, answer: Answer) -> Answer:
+        """Each source with the other papers that printed the same story (rag/dedupe.py)."""
+        if not (self.settings.dedupe and answer.citations):
+            return answer
+        from rag.dedupe import STORY
+
+        stories = self.state.get(sorted({f"{STORY}:{c.doc_id}" for c in answer.citations}))
+        if not stories:
+            return answer
+        cited = [replace(c, also_in=tuple(stories.get(f"{STORY}:{c.doc_id}", {}).get("copies", ())))
+                 for c in answer.citations]
+        return replace(answer, citations=cited)
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``question`` by hybrid retrieval."""
@@ -205,45 +233,57 @@ class Sanad:
 
     # --- ingestion --------------------------------------------------------------------
     def ingest(self, path: str | Path, prune: bool = False, progress: bool = False) -> IngestReport:
-        """Ingest a file or folder. Unchanged articles are skipped, changed ones replaced;
-        with ``prune``, articles no longer present under ``path`` are removed."""
+        """Ingest a file or folder, streamed (a JSONL archive is read a record at a time).
+        Unchanged articles are skipped, changed ones replaced, syndicated copies recorded;
+        with ``prune``, articles no longer present under ``path`` are removed. An interrupted
+        ingest run again carries on: what was written is unchanged and skipped."""
         report = IngestReport()
-        articles: list[Article] = []
-        for item in load_corpus(Path(path), self.settings.max_file_bytes):
-            if isinstance(item, Problem):
-                log.warning("not ingested: %s", item)
-                report.errors.append(str(item))
-            else:
-                articles.append(item)
-        self.ingest_articles(articles, report=report, progress=progress)
+        keep: set[str] = set()
+
+        def articles() -> Iterator[Article]:
+            for item in load_corpus(Path(path), self.settings.max_file_bytes):
+                if isinstance(item, Problem):
+                    log.warning("not ingested: %s", item)
+                    report.errors.append(str(item))
+                else:
+                    keep.add(item.doc_id)
+                    yield item
+
+        total = sum(count_records(f) for f in iter_files(Path(path))) if progress else None
+        self.ingest_articles(articles(), report=report, progress=progress, total=total)
         if prune:
-            keep = {a.doc_id for a in articles}
             for doc_id in sorted(set(self.doc_ids()) - keep):
                 self.remove(doc_id)
                 report.removed.append(doc_id)
         return report
 
     def ingest_articles(
-        self, articles: Iterable[Article], report: IngestReport | None = None, progress: bool = False
+        self, articles: Iterable[Article], report: IngestReport | None = None, progress: bool = False,
+        total: int | None = None,
     ) -> IngestReport:
+        """Ingest articles (any iterable: read LOOKUP_BATCH at a time); ``progress`` shows a bar
+        with articles/s and the time left (of ``total``, or of the list given)."""
         report = report or IngestReport()
-        articles = list(articles)
+        if total is None and isinstance(articles, (list, tuple)):
+            total = len(articles)
+        source = iter(articles)
         s = self.settings
         batch: list[tuple[Article, list[Chunk], dict, str]] = []
         bar = None
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(articles), desc="ingesting", unit="article")
+            bar = tqdm(total=total, desc="ingesting", unit="article", mininterval=1.0, smoothing=0.1)
         with self._lock, self._writing():
             before = self.embedder.embedded_count
             start_gen = self.store.generation()
+            copies = self.copies(start_gen) if s.dedupe else None
             self._changes = ([], [])  # (added keyword entries, removed chunk ids), filled by _write_batch
+            self._signatures = {}  # signatures of the batch's originals, written before their chunks
             self.store.bump_generation()  # any keyword index is stale from here on
             done = False
             try:
-                for start in range(0, len(articles), LOOKUP_BATCH):
-                    group = articles[start : start + LOOKUP_BATCH]
+                while group := list(islice(source, LOOKUP_BATCH)):
                     stored = self.store.docs_chunks([a.doc_id for a in group])
                     for article in group:
                         h = article_hash(article, s.chunk_max_chars, s.chunk_overlap_sentences)
@@ -252,6 +292,10 @@ class Sanad:
                         if metas and all(m.get("doc_hash") == h for m in metas) and len(metas) == metas[0].get("n_chunks"):
                             log.info("unchanged: %s", article.doc_id)
                             report.unchanged.append(article.doc_id)
+                            if bar:
+                                bar.update(1)
+                            continue
+                        if copies is not None and self._is_copy(copies, article, bool(existing["ids"]), report):
                             if bar:
                                 bar.update(1)
                             continue
@@ -268,6 +312,8 @@ class Sanad:
                 done = True
             finally:
                 final_gen = self.store.bump_generation()
+                if copies is not None:
+                    copies.generation = final_gen if done else None
                 if bar:
                     bar.close()
             if done:
@@ -275,6 +321,39 @@ class Sanad:
             report.passages_embedded = self.embedder.embedded_count - before
         log.info("ingest: %s", report.summary())
         return report
+
+    # --- syndicated copies (rag/dedupe.py) ------------------------------------------------
+    def copies(self, generation: str):
+        """The signatures of the indexed articles, reloaded when another process changed the store."""
+        from rag.dedupe import Copies
+
+        if self._copies is None:
+            self._copies = Copies(self.state, self.settings.dedupe_threshold)
+        if self._copies.generation != generation:
+            self._copies.load(generation)
+        return self._copies
+
+    def _is_copy(self, copies, article: Article, indexed: bool, report: IngestReport) -> bool:
+        """Whether a new article repeats an indexed one: then it is recorded as a copy (not
+        indexed); otherwise its signature joins the index (written with its chunks)."""
+        from rag.dedupe import COPY, STORY, signature
+
+        sig = signature(article)
+        found = None if indexed else copies.original_of(article.doc_id, sig)
+        if found is None:
+            self._signatures.update(copies.add(article.doc_id, sig))
+            return False
+        brief = {"doc_id": article.doc_id, "title": article.title, "source": article.source,
+                 "date": article.date, "url": article.url}
+        key = f"{STORY}:{found.of}"
+        story = self.state.get([key]).get(key, {"copies": []})
+        story["copies"] = [c for c in story["copies"] if c["doc_id"] != article.doc_id] + [brief]
+        self.state.put({f"{COPY}:{article.doc_id}": {**brief, "of": found.of, "similarity": round(found.similarity, 3)}},
+                       kind=COPY)
+        self.state.put({key: story}, kind=STORY)
+        log.info("copy: %s repeats %s (similarity %.2f)", article.doc_id, found.of, found.similarity)
+        report.copies.append(article.doc_id)
+        return True
 
     def _write_batch(self, batch: list[tuple[Article, list[Chunk], dict, str]], report: IngestReport) -> None:
         """Embed the chunks of several articles together, then write article by article."""
@@ -302,6 +381,13 @@ class Sanad:
             all_chunks += chunks
             metas += [chunk_meta(c, article_meta) for c in chunks]
             stale += sorted(set(existing["ids"]) - {c.chunk_id for c in chunks})
+        # the originals' signatures first: a crash after them re-adds the chunks on the next run
+        if self._signatures:
+            from rag.dedupe import KIND
+
+            mine = {f"{KIND}:{a.doc_id}" for a, _, _, _ in batch}
+            self.state.put({k: v for k, v in self._signatures.items() if k in mine}, kind=KIND)
+            self._signatures = {k: v for k, v in self._signatures.items() if k not in mine}
         # one write for the whole batch: the batch is the unit of work a crash can lose
         self.store.upsert(all_chunks, [reuse[c.content_hash] for c in all_chunks], metas)
         self.store.delete(stale)
@@ -332,7 +418,8 @@ class Sanad:
         return writer_lock(self.settings.home / "ingest.lock", self.settings.ingest_lock_timeout)
 
     def remove(self, doc_id: str) -> int:
-        """Delete an article's chunks; returns how many were deleted."""
+        """Delete an article's chunks (and what copy detection knew of it); returns how many
+        chunks were deleted (0 for a recorded copy, which has none)."""
         with self._lock, self._writing():
             ids = self.store.doc_chunks(doc_id)["ids"]
             if ids:
@@ -341,7 +428,30 @@ class Sanad:
                 self.store.delete(ids)
                 self._changes = ([], list(ids))
                 self._keep_keyword_current(start_gen, self.store.bump_generation())
+            if self.settings.dedupe:
+                self._forget_story(doc_id)
             return len(ids)
+
+    def _forget_story(self, doc_id: str) -> None:
+        """An article leaves: its signature and its copies' records go (a copy ingested again
+        is then indexed), or, for a copy, its place in its original's story."""
+        from rag.dedupe import COPY, KIND, STORY
+
+        keys = [f"{STORY}:{doc_id}", f"{COPY}:{doc_id}"]
+        got = self.state.get(keys)
+        story, copy = got.get(keys[0]), got.get(keys[1])
+        drop = [f"{KIND}:{doc_id}", *keys]
+        if story:
+            drop += [f"{COPY}:{c['doc_id']}" for c in story["copies"]]
+        if copy:
+            okey = f"{STORY}:{copy['of']}"
+            original = self.state.get([okey]).get(okey)
+            if original:
+                original["copies"] = [c for c in original["copies"] if c["doc_id"] != doc_id]
+                self.state.put({okey: original}, kind=STORY)
+        self.state.delete(drop)
+        if self._copies is not None:
+            self._copies.forget(doc_id)
 
     def rebuild(self) -> None:
         """Drop the whole index (vector store and keyword index)."""
@@ -349,6 +459,11 @@ class Sanad:
             self.store.reset()
             self._keyword = None
             self._ready = False
+            from rag.dedupe import COPY, KIND, STORY
+
+            for kind in (KIND, COPY, STORY):
+                self.state.delete_kind(kind)
+            self._copies = None
 
     # --- catalogue --------------------------------------------------------------------
     def sources(self) -> list[dict]:

@@ -1,5 +1,7 @@
 """Load articles from files: .txt / .md (first line is the headline, optional front matter),
-.html (main text via trafilatura), .jsonl / .json records. UTF-8 only, with clear errors."""
+.html (main text via trafilatura), .jsonl / .json records, .jsonl.gz archives. UTF-8 only,
+with clear errors. JSONL (plain or gzipped) is streamed record by record, in constant memory;
+its size limit applies to each record, not to the file."""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 RECORD_SUFFIXES = {".jsonl", ".json"}
-SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES
+STREAM_SUFFIXES = {".jsonl", ".jsonl.gz"}  # read a record at a time
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | STREAM_SUFFIXES
+GIVE_UP_AFTER = 50  # consecutive unreadable lines after which a stream is taken for not JSONL at all
 
 _ID_BAD = re.compile(r"[\s\x00-\x1f\x7f]+")
 
@@ -44,10 +48,11 @@ def clean_id(raw: str) -> str:
     return cleaned
 
 
-def decode(data: bytes, name: str) -> str:
-    """UTF-8 text or a LoadError that says what the bytes look like."""
+def decode(data: bytes, name: str, where: str = "") -> str:
+    """UTF-8 text or a LoadError that says what the bytes look like (``where``: the part of
+    file ``name`` they come from, e.g. "line 12")."""
     if b"\x00" in data[:8192]:
-        raise LoadError(f"{name}: binary file (contains NUL bytes), not text")
+        raise LoadError(f"{where or name}: binary file (contains NUL bytes), not text")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -62,7 +67,7 @@ def decode(data: bytes, name: str) -> str:
                 )
         except UnicodeDecodeError:
             pass
-        raise LoadError(f"{name}: not valid UTF-8 (byte {exc.start}).{hint}") from None
+        raise LoadError(f"{where or name}: not valid UTF-8 (byte {exc.start}).{hint}") from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -193,10 +198,78 @@ def load_records(path: Path, text: str) -> Iterator[Article | Problem]:
             yield Problem(str(path), f"line {lineno}: {str(exc).split(': ', 1)[-1]}")
 
 
+def suffix_of(path: Path) -> str:
+    """The file's kind: its suffix, or ``.jsonl.gz`` for a gzipped JSONL archive."""
+    name = Path(path).name.lower()
+    return ".jsonl.gz" if name.endswith(".jsonl.gz") else Path(path).suffix.lower()
+
+
+def _open_stream(path: Path):
+    import gzip
+
+    return gzip.open(path, "rb") if suffix_of(path) == ".jsonl.gz" else open(path, "rb")
+
+
+def stream_records(path: Path, max_bytes: int) -> Iterator[Article | Problem]:
+    """The records of a JSONL file (plain or gzipped), one line at a time: a record over
+    ``max_bytes``, an undecodable or invalid line is a Problem naming its line; the rest go on."""
+    import gzip
+    import zlib
+
+    path = Path(path)
+    bad_run, lines = 0, 0
+    try:
+        with _open_stream(path) as fh:
+            for lineno, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                lines += 1
+                if len(raw) > max_bytes:
+                    yield Problem(str(path), f"line {lineno}: record is {len(raw):,} bytes, over the limit of "
+                                             f"{max_bytes:,} (SANAD_MAX_FILE_BYTES)")
+                    continue
+                try:
+                    rec = json.loads(decode(raw, str(path), f"line {lineno}"))
+                    item = _record(path, rec, f" line {lineno}")
+                    bad_run = 0
+                    yield item
+                except json.JSONDecodeError as exc:
+                    bad_run += 1
+                    yield Problem(str(path), f"line {lineno}: invalid JSON ({exc.msg})")
+                except LoadError as exc:
+                    bad_run += 1
+                    yield Problem(str(path), f"line {lineno}: {str(exc).split(': ', 1)[-1]}")
+                if bad_run >= GIVE_UP_AFTER:
+                    yield Problem(str(path), f"stopped at line {lineno}: {GIVE_UP_AFTER} unreadable lines in a row")
+                    return
+    except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
+        yield Problem(str(path), f"not a readable gzip file ({exc})")
+        return
+    except OSError as exc:
+        yield Problem(str(path), f"cannot read: {exc.strerror or exc}")
+        return
+    if lines == 0:
+        yield Problem(str(path), "empty file")
+
+
+def count_records(path: Path) -> int:
+    """How many articles a file holds, cheaply: a JSONL file's non-empty lines, else 1."""
+    if suffix_of(path) not in STREAM_SUFFIXES:
+        return 1
+    try:
+        with _open_stream(path) as fh:
+            return sum(1 for line in fh if line.strip())
+    except (OSError, EOFError, ValueError):
+        return 0
+
+
 def load_file(path: Path, max_bytes: int) -> Iterator[Article | Problem]:
     """Articles in one file; every failure is a Problem, never an exception."""
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = suffix_of(path)
+    if suffix in STREAM_SUFFIXES:
+        yield from stream_records(path, max_bytes)
+        return
     try:
         if suffix not in SUPPORTED:
             raise LoadError(f"{path}: unsupported file type {suffix or '(none)'}; use {', '.join(sorted(SUPPORTED))}")
@@ -238,7 +311,7 @@ def load_corpus(root: Path, max_bytes: int) -> Iterator[Article | Problem]:
     Article ids must be unique: a later duplicate is refused with a Problem."""
     seen: dict[str, str] = {}
     for path in iter_files(root):
-        if path.suffix.lower() not in SUPPORTED:
+        if suffix_of(path) not in SUPPORTED:
             log.info("skipping %s: not a supported article file", path)
             continue
         for item in load_file(path, max_bytes):

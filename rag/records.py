@@ -64,9 +64,12 @@ class Citation:
     score: float
     date: str = ""  # the article's date and URL, when known (pages and feeds; front matter)
     url: str = ""
+    also_in: tuple = ()  # the same story elsewhere (syndicated copies): {"doc_id", "title", "source", "date", "url"}
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["also_in"] = [dict(c) for c in self.also_in]
+        return out
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    copies: list[str] = field(default_factory=list)  # near-duplicates of an indexed article: recorded, not indexed
     errors: list[str] = field(default_factory=list)  # "path: message"
     chunks_written: int = 0
     passages_embedded: int = 0
@@ -109,6 +113,6 @@ class IngestReport:
     def summary(self) -> str:
         return (
             f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged, "
-            f"{len(self.removed)} removed, {len(self.errors)} errors; "
+            f"{len(self.removed)} removed, {len(self.copies)} copies, {len(self.errors)} errors; "
             f"{self.chunks_written} chunks written, {self.passages_embedded} passages embedded"
         )

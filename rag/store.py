@@ -323,19 +323,39 @@ class StateStore:
             got = self.col.get(ids=list(keys), include=["documents"])
         return {k: json.loads(doc) for k, doc in zip(got["ids"], got["documents"])}
 
-    def put(self, records: dict) -> None:
+    def put(self, records: dict, kind: str = "") -> None:
+        """Write records; with ``kind``, they can be read back together (``iter_kind``)."""
         if records:
+            extra = {"metadatas": [{"kind": kind}] * len(records)} if kind else {}
             with _Guard(self, "write state"):
                 self.col.upsert(
                     ids=list(records),
                     documents=[json.dumps(v, ensure_ascii=False) for v in records.values()],
                     embeddings=[[0.0]] * len(records),  # records are looked up by key, never searched
+                    **extra,
                 )
+
+    def iter_kind(self, kind: str, batch: int = 5000) -> Iterator[tuple[str, object]]:
+        """Every record written with ``kind``, as (key, value)."""
+        offset = 0
+        while True:
+            with _Guard(self, "read state"):
+                got = self.col.get(where={"kind": kind}, include=["documents"], limit=batch, offset=offset)
+            for k, doc in zip(got["ids"], got["documents"]):
+                yield k, json.loads(doc)
+            if len(got["ids"]) < batch:
+                return
+            offset += batch
 
     def delete(self, keys: list[str]) -> None:
         if keys:
             with _Guard(self, "delete state"):
                 self.col.delete(ids=list(keys))
+
+    def delete_kind(self, kind: str) -> None:
+        """Delete every record written with ``kind``."""
+        with _Guard(self, "delete state"):
+            self.col.delete(where={"kind": kind})
 
 
 class _Guard:
