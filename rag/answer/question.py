@@ -247,17 +247,23 @@ class Question:
 
 
 def _english_focus(text: str, terms: tuple[str, ...], msa: str) -> str | None:
-    """What a «who/what is X» English question asks about: the head of X, the term before the
-    first «of» or else the last one («Who is the Iranian interior minister?» -> «minister»,
-    «What is the capital of France?» -> «capital»); the counted noun of «how many X»."""
-    if not terms or focus_term(msa, list(terms)) is None:
-        return None
-    if _type(msa) == "howmany":
-        return focus_term(msa, list(terms))
+    """What an English question asks about: for «who/what is X» the head of X, the term before
+    «of» or else X's last one («Who is the Iranian interior minister?» -> «minister», «What is
+    the capital of France?» -> «capital»); for «how many X» the first term of X. None otherwise."""
     words = re.findall(r"[\w']+", normalize(text))
-    head = words[: words.index("of")] if "of" in words else words
-    inside = [w for w in head if w in terms]
-    return inside[-1] if inside else terms[0]
+    mwords = msa.rstrip("؟").split()
+    if _type(msa) == "howmany" and mwords[:1] == ["كم"]:
+        return next((w for w in mwords[1:] if w in terms), None)
+    if len(mwords) < 2 or mwords[1] != "هو" or _type(msa) not in ("who", "what"):
+        return None
+    start = next((i + 2 for i, w in enumerate(words[:-1]) if w in ("who", "what", "which")
+                  and words[i + 1] in ("is", "are", "was", "were")), None)
+    if start is None:
+        return None
+    span = words[start:]
+    span = span[: span.index("of")] if "of" in span else span
+    inside = [w for w in span if w in terms]
+    return inside[-1] if inside else None
 
 
 class QuestionError(ValueError):

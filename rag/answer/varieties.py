@@ -321,6 +321,14 @@ def _english(question: str, lex: Lexicon) -> MsaForm:
     out: list[tuple[str, str]] = []
     i = 0
     found = False
+    # «According to X, what …», «When water changes forms, what …»: the wh-word after the last
+    # comma asks the question; the clause before it is context (it goes last, as in MSA)
+    wh = [k for k, w in enumerate(items) if (e := lex.entries.get(w)) is not None and e.english
+          and e.kind == "interrogative"]
+    commas = [k for k, w in enumerate(items) if w in "،,"]
+    if wh and commas and wh[-1] > commas[-1] and wh[0] < commas[-1]:
+        first = next(k for k in wh if k > commas[-1])
+        items = items[first:] + [","] + items[: commas[-1]]
     while i < len(items):
         w = items[i]
         if w in "،,":
@@ -349,17 +357,18 @@ def _english(question: str, lex: Lexicon) -> MsaForm:
             out.append(("q", normalize(e.role)))
             found = True
             if i + 1 < len(items) and items[i + 1] in ("is", "are", "was", "were"):
+                if out[-1] == ("q", "اي"):
+                    out[-1] = ("q", "ما")  # «which is the purpose» -> «ما هو الغرض»
                 out.append(("w", "هو"))  # «who is» -> «من هو»: the focus opener
                 i += 1
         elif w in lex.type_nouns and out and (out[-1][0] == "q" or out[-1][1] == "هو" and out[-2][0] == "q"):
             if out[-1] == ("q", "ما") and w not in ("name", "number", "percentage", "percent", "proportion", "share"):
                 out[-1] = ("q", "اي")  # «what year» is «أي عام», «what is the number» «ما هو عدد»
-            out.append(("w", normalize(lex.type_nouns[w])))
-        elif w in ("in", "on", "at", "to", "from", "by", "for", "of", "with") and i + 1 < len(items) and (
+            out.append(("q", normalize(lex.type_nouns[w])))  # part of the interrogative: moves with it
+        elif w in ("in", "on", "at", "to", "by", "for") and i + 1 < len(items) and (
             (e2 := lex.entries.get(items[i + 1])) is not None and e2.english and e2.kind == "interrogative"
-        ):
-            out.append(("w", {"in": "في", "on": "في", "at": "في", "to": "الي", "from": "من", "by": "ب",
-                              "for": "ل", "of": "من", "with": "مع"}[w]))
+        ):  # «in which country» -> «في أي دولة»; not «of»/«from» -> «من», which MSA typing reads as who
+            out.append(("w", {"in": "في", "on": "في", "at": "في", "to": "الي", "by": "ب", "for": "ل"}[w]))
         elif w in STOPWORDS or (e is not None and e.english):
             pass
         else:
