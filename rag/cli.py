@@ -42,10 +42,15 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def engine():
+def engine(ready: bool = False):
+    """The engine; with ``ready``, an empty index is first built from the configured corpus
+    (first use), with a progress bar on a terminal."""
     from rag import Sanad
 
-    return Sanad()
+    sanad = Sanad()
+    if ready:
+        sanad.ensure_ready(progress=sys.stderr.isatty())
+    return sanad
 
 
 def guarded(fn):
@@ -115,7 +120,7 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ):
     """Answer a question with numbered citations (abstains when the sources do not say)."""
-    answer = engine().ask(question)
+    answer = engine(ready=True).ask(question)
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
@@ -130,7 +135,7 @@ def search(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Show the chunks hybrid retrieval finds for a question, with their scores."""
-    hits = engine().search(question, k)
+    hits = engine(ready=True).search(question, k)
     rows = [
         {
             "chunk_id": h.chunk.chunk_id,
@@ -176,8 +181,12 @@ def ingest(
     for err in report.errors:
         typer.echo(f"not ingested: {err}", err=True)
     typer.echo(report.summary())
-    if report.errors and not (report.added or report.replaced or report.unchanged):
-        raise typer.Exit(1)
+    if not (report.added or report.replaced or report.unchanged or report.copies or report.removed):
+        from rag.loaders import SUPPORTED
+
+        fail(f"nothing ingested: all {len(report.errors)} articles or files under {target} were refused (above)"
+             if report.errors else
+             f"nothing ingested: no article files under {target} (supported: {', '.join(sorted(SUPPORTED))})")
 
 
 @app.command()
@@ -192,8 +201,7 @@ def follow(
 
     from rag import Follower, parse_interval
 
-    sanad = engine()
-    sanad.ensure_ready()
+    sanad = engine(ready=True)
     follower = Follower(sanad)
     for url in feeds or []:
         if follower.follow(url):
@@ -265,8 +273,7 @@ def remove(doc_id: str):
 @guarded
 def sources(as_json: bool = typer.Option(False, "--json")):
     """List the articles in the index."""
-    sanad = engine()
-    sanad.ensure_ready()
+    sanad = engine(ready=True)
     docs = sanad.sources()
     if as_json:
         typer.echo(json.dumps(docs, ensure_ascii=False))
@@ -280,8 +287,7 @@ def sources(as_json: bool = typer.Option(False, "--json")):
 @guarded
 def stats(as_json: bool = typer.Option(False, "--json")):
     """Articles, chunks, model and index age."""
-    sanad = engine()
-    sanad.ensure_ready()
+    sanad = engine(ready=True)
     st = sanad.stats()
     if as_json:
         typer.echo(json.dumps(st, ensure_ascii=False))
@@ -337,6 +343,14 @@ def evaluate(
             sanad.ingest(corpus, progress=sys.stderr.isatty())
     else:
         sanad = Sanad(load_settings(**overrides)) if overrides else Sanad()
+    sanad.ensure_ready(progress=sys.stderr.isatty())
+    if sanad.store.count() == 0:
+        if tmp is not None:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+        fail("the index is empty: nothing to evaluate against (give --squad FILE or --corpus DIR with articles, "
+             "or ingest some first)")
     try:
         report = ev.run(sanad, qs, progress=sys.stderr.isatty())
     finally:

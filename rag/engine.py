@@ -165,7 +165,7 @@ class Sanad:
         )
 
     # --- index state ------------------------------------------------------------------
-    def ensure_ready(self) -> None:
+    def ensure_ready(self, progress: bool = False) -> None:
         """On first use, build the index from the configured corpus if it is empty."""
         if self._ready:
             return
@@ -176,7 +176,7 @@ class Sanad:
                 path = self.settings.corpus_path
                 if path.exists():
                     log.warning("the index is empty: ingesting %s (first use)", path)
-                    self.ingest(path)
+                    self.ingest(path, progress=progress)
             self._ready = True
 
     def keyword(self) -> KeywordIndex:

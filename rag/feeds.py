@@ -163,6 +163,10 @@ class Follower:
             log.info("%s is a copy of %s (%s)", url, first["doc_id"], first.get("url", ""))
             return "copy", first["doc_id"]
         report = self.sanad.ingest_articles([article])
+        if report.copies:  # a near-copy of an indexed story (rag/dedupe.py): recorded under it
+            copy = self.state.get([f"copy:{article.doc_id}"]).get(f"copy:{article.doc_id}", {})
+            log.info("%s is a copy of %s", url, copy.get("of", "?"))
+            return "copy", copy.get("of", article.doc_id)
         self.state.put({tkey: {"doc_id": article.doc_id, "url": article.url}})
         kind = "added" if report.added else "replaced" if report.replaced else "unchanged"
         return kind, article.doc_id

@@ -40,7 +40,7 @@ def test_ask_json_builds_the_index_on_first_use(env):
     assert all("كولوكولتسيف" in c["quote"] for c in data["citations"])  # sources state the answer
     texts = {a.doc_id: a.text for a in load_corpus(SEEDS_DIR, 10**7) if isinstance(a, Article)}
     for c in data["citations"] + data["related"]:
-        assert set(c) == {"doc_id", "title", "chunk_id", "quote", "start", "end", "score", "date", "url"}
+        assert set(c) == {"doc_id", "title", "chunk_id", "quote", "start", "end", "score", "date", "url", "also_in"}
         assert texts[c["doc_id"]][c["start"] : c["end"]] == c["quote"]
 
 
@@ -77,7 +77,8 @@ def test_ingest_sources_stats(env, tmp_path):
 def test_eval_over_the_seeds_writes_the_report(env, tmp_path):
     out = sanad(env, "eval", str(DATA / "seeds_questions.jsonl"), "--corpus", str(SEEDS_DIR), "--out", str(tmp_path))
     report = json.loads((tmp_path / "report.json").read_text())
-    assert list(report) == ["questions", "retrieval", "answer", "abstention", "latency_ms", "rows"]
+    assert list(report) == ["questions", "retrieval", "answer", "abstention", "citations", "latency_ms", "rows"]
+    assert report["citations"]["precision"] >= 0.8 and 1.0 <= report["citations"]["sources_per_answer"] <= 3
     assert report["questions"] == 8
     assert report["retrieval"]["hit@1"] == 1.0
     assert report["abstention"]["recall"] == 1.0 and report["abstention"]["false_abstain_rate"] == 0.0
@@ -93,3 +94,18 @@ def test_eval_over_the_seeds_writes_the_report(env, tmp_path):
     assert all(0.0 <= r["f1_rules"] <= 1.0 for r in answered)
     assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads(out.stdout)["questions"] == 8
+
+
+def test_a_command_that_did_nothing_says_so_and_fails(env, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = sanad(env, "ingest", str(empty), check=False)
+    assert nothing.returncode == 1 and "nothing ingested: no article files" in nothing.stderr
+    (empty / "bad.txt").write_bytes(b"\x00\x01binary")
+    refused = sanad(env, "ingest", str(empty), check=False)
+    assert refused.returncode == 1 and "were refused" in refused.stderr and "bad.txt" in refused.stderr
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "1", "question": "من وقع؟", "answers": ["س"]}\n', encoding="utf-8")
+    (empty / "bad.txt").unlink()
+    no_index = sanad(env, "eval", str(questions), "--corpus", str(empty), check=False)
+    assert no_index.returncode == 1 and "the index is empty" in no_index.stderr
