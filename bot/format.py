@@ -94,11 +94,25 @@ def _reference(c: Citation | Chunk, rtl: bool) -> str:
     return _line(ref, rtl)
 
 
-def _quoted(i: int, c: Citation, rtl: bool, label: str = "") -> list[str]:
-    """Blocks for one cited passage: [i] (label) title · date, the quote, the reference."""
+def _elsewhere(c: Citation, rtl: bool, lang: str) -> str:
+    """The other papers that printed the same story (syndicated copies), linked where known."""
+    names = []
+    for o in c.also_in:
+        name = esc(o.get("source") or o.get("doc_id", ""))
+        if o.get("url"):
+            name = f'<a href="{html.escape(o["url"], quote=True)}">{name}</a>'
+        names.append(_iso(name, rtl))
+    return _line(f"{esc(phrase('also_in', lang))} {' · '.join(names)}", rtl)
+
+
+def _quoted(i: int, c: Citation, rtl: bool, label: str = "", lang: str = "ar") -> list[str]:
+    """Blocks for one cited passage: [i] (label) title · date, the quote, the reference, and
+    where else the story was published."""
     head = _heading(i, c, rtl, label)
     quote = _text_blocks("", f"«{c.quote}»", rtl, ("<i>", "</i>"))
     ref = _reference(c, rtl)
+    if c.also_in:
+        ref = f"{ref}\n{_elsewhere(c, rtl, lang)}"
     return ["\n".join([head, quote[0], ref])] if len(quote) == 1 else [head, *quote, ref]
 
 
@@ -115,14 +129,14 @@ def format_answer(answer: Answer, lang: str) -> list[str]:
         if answer.related:
             blocks.append(_line(f"<b>{esc(phrase('found', lang))}</b>", rtl))
             for i, c in enumerate(answer.related, 1):
-                blocks += _quoted(i, c, rtl)
+                blocks += _quoted(i, c, rtl, lang=lang)
         return blocks_to_messages(blocks)
     blocks += _text_blocks(f"<b>{esc(phrase('answer', lang))}</b> ", answer.answer, rtl)
     if answer.citations:
         blocks.append(_line(f"<b>{esc(phrase('sources', lang))}</b>", rtl))
     first = answer.citations[0].doc_id if answer.citations else ""
     for i, c in enumerate(answer.citations, 1):
-        blocks += _quoted(i, c, rtl, phrase("also", lang) if c.doc_id != first else "")
+        blocks += _quoted(i, c, rtl, phrase("also", lang) if c.doc_id != first else "", lang)
     return blocks_to_messages(blocks)
 
 

@@ -25,6 +25,7 @@ PHRASES: dict[str, tuple[str, str]] = {
     "answer": ("الجواب:", "Answer:"),
     "sources": ("المصادر:", "Sources:"),
     "also": ("ورد أيضًا في", "also reported by"),
+    "also_in": ("نُشر أيضًا في:", "Also published in:"),
     "related": ("مقاطع ذات صلة لا تذكر الجواب:", "Related passages (they do not state the answer):"),
     "no_related": ("لا توجد مقاطع أخرى ذات صلة.", "There are no other related passages."),
     "found": ("ما وجدته، ولا يجيب عن السؤال:", "What I found (it does not answer the question):"),

@@ -87,6 +87,7 @@ FRAME = {  # (Arabic, English): the words around an answer, in the asker's langu
     "also": ("ورد أيضًا في", "also reported by"),
     "related": ("مقاطع ذات صلة لا تذكر الجواب:", "Related passages (they do not state the answer):"),
     "found": ("ما وجدته، ولا يجيب عن السؤال:", "What I found (it does not answer the question):"),
+    "also_in": ("نُشر أيضًا في:", "Also published in:"),
 }
 
 
@@ -105,6 +106,10 @@ def format_answer(answer) -> str:
             lines.append(f"[{i}] {also}{c.title}" + (f" ({c.date})" if c.date else ""))
             lines.append(f"    «{c.quote}»")
             lines.append(f"    {c.doc_id} · {c.chunk_id} · {c.start}-{c.end}" + (f" · {c.url}" if c.url else ""))
+            if c.also_in:
+                lines.append(f"    {FRAME['also_in'][lang]} " + "; ".join(
+                    " ".join(x for x in (o.get("source") or o["doc_id"], o.get("date", ""), o.get("url", "")) if x)
+                    for o in c.also_in))
     if answer.related:
         lines += ["", FRAME["found" if answer.abstained else "related"][lang]]
         for c in answer.related:
