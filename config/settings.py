@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     reader: bool
     reader_threads: int = Field(ge=0)
     reader_dtype: Literal["auto", "bfloat16", "float32"]
+    reader_engine: Literal["onnx", "torch"]
     reader_sentences: int = Field(gt=0)
     reader_unsure_margin: float
     max_question_chars: int = Field(gt=0)

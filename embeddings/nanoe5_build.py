@@ -208,8 +208,7 @@ def _tokenizer_json(f: E5File, max_len: int):
 
 
 def _write_directory(f: E5File, out: Path) -> None:
-    import torch
-    from safetensors.torch import save_file
+    from safetensors.numpy import save_file  # the same bytes as safetensors.torch's, without torch
 
     hp = f.hparams
     config = {
@@ -234,7 +233,7 @@ def _write_directory(f: E5File, out: Path) -> None:
         "dtype": "float32",
     }
     (out / "config.json").write_text(json.dumps(config, indent=2))
-    sd = {k: torch.from_numpy(np.ascontiguousarray(v)).to(torch.float16) for k, v in _state_dict(f).items()}
+    sd = {k: np.ascontiguousarray(v).astype(np.float16) for k, v in _state_dict(f).items()}
     save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
 
     max_len = hp["MAXP"]

