@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datasketch import MinHashLSH  # noqa: E402
 
-from rag.dedupe import NUM_PERM, lean, signature, similarity  # noqa: E402
+from rag.dedupe import LONGER, NUM_PERM, lean, signature, similarity  # noqa: E402
 from rag.records import Article  # noqa: E402
 
 BANDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01]
@@ -48,11 +48,11 @@ def main() -> None:
     lsh = MinHashLSH(threshold=args.low, num_perm=NUM_PERM)
     pairs = []
     for i, sig in enumerate(sigs):
-        m = lean(sig)
+        m = lean(sig.values)
         for j in lsh.query(m):
             sim = similarity(sig, sigs[j])
             if sim >= args.low:
-                pairs.append((sim, j, i))
+                pairs.append((sim, j, i, max(sig.size, sigs[j].size) / max(1, min(sig.size, sigs[j].size))))
         lsh.insert(i, m)
     print(f"{len(pairs)} pairs at >= {args.low}")
     rng = random.Random(0)
@@ -60,9 +60,11 @@ def main() -> None:
     with args.out.open("w", encoding="utf-8") as out:
         for lo, hi in zip(BANDS, BANDS[1:]):
             band = [p for p in pairs if lo <= p[0] < hi]
-            same_source = sum(recs[a]["source"] == recs[b]["source"] for _, a, b in band)
-            print(f"[{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}: {len(band)} pairs, {same_source} within one paper")
-            for sim, a, b in rng.sample(band, min(args.per_band, len(band))):
+            same_source = sum(recs[a]["source"] == recs[b]["source"] for _, a, b, _ in band)
+            longer = sum(ratio > LONGER for *_, ratio in band)
+            print(f"[{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}: {len(band)} pairs, {same_source} within one "
+                  f"paper, {longer} with one over {LONGER}x the other's length")
+            for sim, a, b, _ in rng.sample(band, min(args.per_band, len(band))):
                 out.write(json.dumps({"similarity": round(sim, 3), "a": _brief(recs[a]), "b": _brief(recs[b])},
                                      ensure_ascii=False) + "\n")
 

@@ -144,6 +144,8 @@ def test_removing_an_original_lets_its_copy_be_indexed(make_sanad, tmp_path):
     sanad.remove("first")
     assert sanad.ingest_articles([second]).added == ["second"]
     assert sanad.doc_ids() == ["second"]
+    fuller = Article("fuller", "خبر", text + " " + story(rng, 60), source="c")  # the story with more to it
+    assert sanad.ingest_articles([fuller]).added == ["fuller"]  # not a copy: it holds what the other lacks
     off = make_sanad(home=tmp_path / "off", corpus="", dedupe=False)
     assert sorted(off.ingest_articles([first, second]).added) == ["first", "second"]
 

@@ -53,6 +53,12 @@ def _shares_number(a: str, b: str) -> bool:
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
 
 
+def reader_text(q: Question) -> str:
+    """What the reader reads as the question: a dialect question in its MSA words (the reader
+    was trained on MSA; rag/answer/varieties.py), any other as written."""
+    return q.msa if q.variety == "dialect" and q.msa else q.text
+
+
 def abstain_message(question: str) -> str:
     return ABSTAIN_AR if is_arabic(question) else ABSTAIN_EN
 
@@ -144,7 +150,7 @@ class ExtractiveAnswerer:
         """The reader's span of each sentence, and the rules' span it also scores."""
         rules = [extract_span(q, s.text, self.idf) for s in sents]
         regions = [qualified_region(q, s.text) for s in sents] if q.qualifier else None
-        return self.reader.read(q.text, [s.text for s in sents], rules, regions), rules
+        return self.reader.read(reader_text(q), [s.text for s in sents], rules, regions), rules
 
     @staticmethod
     def rules_win(q: Question, text: str, rule: tuple[int, int] | None, reader_text: str, sp: Span) -> bool:
@@ -213,7 +219,7 @@ class ExtractiveAnswerer:
             answer = choice.text
 
             def agrees(s: Sentence) -> bool:  # the reader, reading s for the question, points at the same answer
-                (sp,) = self.reader.read(q.text, [s.text])
+                (sp,) = self.reader.read(reader_text(q), [s.text])
                 return sp.margin > 0 and sp.end > sp.start and shares_word(s.text[sp.start : sp.end], answer)
 
         return [choice.sentence, *same_answer_sentences(choice.text, choice.sentence, sents, agrees)]
