@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     top_k: int = Field(gt=0)
     citations: int = Field(gt=0)
     related_on_refusal: float = Field(ge=0, le=1)
+    abstain_threshold_varieties: float = Field(le=1)
 
     answerer: Literal["extractive", "llm"]
     abstain_threshold: float = Field(le=1)

@@ -85,7 +85,9 @@ class Sanad:
         s = self.settings
         return ExtractiveAnswerer(self.idf, threshold, s.citations, model=model, reader=reader,
                                   reader_sentences=s.reader_sentences, unsure_margin=s.reader_unsure_margin,
-                                  related_on_refusal=s.related_on_refusal)
+                                  related_on_refusal=s.related_on_refusal,
+                                  # threshold 0 (bench/tune.py: never refuse) holds for every variety
+                                  varieties_threshold=s.abstain_threshold_varieties if threshold > 0 else None)
 
     def _make_answerer(self) -> Answerer:
         s = self.settings

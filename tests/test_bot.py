@@ -157,6 +157,17 @@ def test_english_question_gets_english_phrases(fake, tmp_path, seeded):
     assert "could not find" in sent["text"]
 
 
+def test_english_question_over_arabic_articles_gets_an_english_frame_and_the_arabic_quote(fake, tmp_path, seeded):
+    with start_bot(fake, tmp_path, seeded):
+        fake.message("How many publishers took part in the book fair?", user_id=14, language="en")
+        (sent,) = fake.wait_for("sendMessage", 14)
+    text = sent["text"]
+    assert text.startswith("<b>Answer:</b>") and "900" in text and "Sources:" in text and valid_html(text)
+    assert "دار نشر" in text and "المصادر" not in text  # the quote as written, the frame in English
+    buttons = [b["text"] for row in sent["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["📄 Full passages", "➕ Related passages"]
+
+
 def test_follow_up_question_uses_the_previous_turn_and_reset_forgets(fake, tmp_path, seeded):
     with start_bot(fake, tmp_path, seeded):
         fake.message("من وقع اتفاقية التعاون بين شرطة البلدين؟", user_id=14)

@@ -101,9 +101,12 @@ class ExtractiveAnswerer:
         reader_sentences: int = 2,
         unsure_margin: float = float("-inf"),
         related_on_refusal: float = 1.0,
+        varieties_threshold: float | None = None,
     ):
         self.idf = idf
         self.threshold = threshold
+        # dialect and English questions: their word-matching evidence is unknown, so more is asked of the rest
+        self.varieties_threshold = threshold if varieties_threshold is None else max(threshold, varieties_threshold)
         self.max_citations = citations
         self.reader = reader
         self.reader_sentences = reader_sentences
@@ -174,20 +177,23 @@ class ExtractiveAnswerer:
         return subject is not None and subject == rule
 
     @staticmethod
-    def signals(choice: Choice, retrieved: Retrieved) -> dict[str, float]:
+    def signals(choice: Choice, retrieved: Retrieved, q: Question | None = None) -> dict[str, float]:
         """The refusal model's inputs: the retrieval evidence, the chosen sentence's coverage
-        and the reader's margin (rag/answer/refusal.py)."""
-        return signals(retrieved, choice.sentence.coverage, choice.margin)
+        and the reader's margin (rag/answer/refusal.py). For a question not written in MSA the
+        word-matching signals (coverage, keyword margin) are unknown rather than low: its
+        words differ from the article's by construction (rag/answer/refusal.py, LEXICAL)."""
+        return signals(retrieved, choice.sentence.coverage, choice.margin,
+                       lexical=q is None or q.variety == "msa")
 
-    def confidence(self, choice: Choice, retrieved: Retrieved) -> float:
+    def confidence(self, choice: Choice, retrieved: Retrieved, q: Question | None = None) -> float:
         """Probability that the passages answer the question (rag/answer/refusal.py)."""
-        return self.model.probability(self.signals(choice, retrieved))
+        return self.model.probability(self.signals(choice, retrieved, q))
 
     def evidence(self, question: str, retrieved: Retrieved) -> dict[str, float] | None:
         """The refusal model's inputs for a question (bench/tune.py fits on them)."""
         q = Question.parse(question)
         sents = self.sentences(q, retrieved.hits)
-        return self.signals(self.choose(q, sents), retrieved) if sents else None
+        return self.signals(self.choose(q, sents), retrieved, q) if sents else None
 
     def answer(self, question: str, retrieved: Retrieved) -> Answer:
         hits = retrieved.hits
@@ -196,14 +202,15 @@ class ExtractiveAnswerer:
         if not sents:
             return Answer(question, abstain_message(question), True, [], 0.0, self.name, hits=hits)
         choice = self.choose(q, sents)
-        conf = self.confidence(choice, retrieved)
+        conf = self.confidence(choice, retrieved, q)
         # chunks re-ranked by their best sentence, the chosen one first
         per_chunk: dict[str, Sentence] = {choice.sentence.hit.chunk.chunk_id: choice.sentence}
         for s in sents:
             per_chunk.setdefault(s.hit.chunk.chunk_id, s)
         ranked = [s.hit for s in per_chunk.values()]
         ranked += [h for h in hits if h.chunk.chunk_id not in per_chunk]
-        if conf < self.threshold:  # no sources; what was found only when it came close
+        if conf < (self.threshold if q.variety == "msa" else self.varieties_threshold):  # no sources; what was
+            # found only when it came close
             close = conf >= self.related_on_refusal
             return Answer(question, abstain_message(question), True, [], conf, self.name, hits=ranked, choice=choice,
                           related=self.quote(per_chunk.values()) if close else [])

@@ -29,17 +29,23 @@ import numpy as np
 from rag.records import Retrieved
 
 FEATURES = ("dense_gap", "coverage", "dense_spread", "keyword_margin")  # the rules-only model
+LEXICAL = ("coverage", "keyword_margin")  # word-matching signals: unknown (NaN) for dialect and English questions
 READER_FEATURES = (*FEATURES, "reader_margin")  # with the trained reader's span margin
 WEIGHTS_FILE = Path(__file__).with_name("refusal_weights.json")
 READER_WEIGHTS_FILE = Path(__file__).with_name("refusal_reader_weights.json")
 
 
-def signals(retrieved: Retrieved, coverage: float, reader_margin: float = 0.0) -> dict[str, float]:
+def signals(retrieved: Retrieved, coverage: float, reader_margin: float = 0.0, lexical: bool = True) -> dict[str, float]:
     """Every evidence signal for one question: the retrieval evidence, the chosen sentence's
-    idf-weighted coverage of the question (rag/answer/sentences.py) and the reader's span margin."""
+    idf-weighted coverage of the question (rag/answer/sentences.py) and the reader's span margin.
+    Without ``lexical`` (a question not in MSA) the word-matching signals are NaN: unknown, and
+    the model reads them at their mean (docs/quality.md, "Questions as people write them")."""
     r = retrieved
-    return {"dense_gap": r.dense_gap, "coverage": coverage, "dense_spread": r.dense_spread,
-            "keyword_margin": r.keyword_margin, "reader_margin": reader_margin}
+    out = {"dense_gap": r.dense_gap, "coverage": coverage, "dense_spread": r.dense_spread,
+           "keyword_margin": r.keyword_margin, "reader_margin": reader_margin}
+    if not lexical:
+        out.update({k: float("nan") for k in LEXICAL})
+    return out
 
 
 def features(sig: dict[str, float], names: tuple[str, ...] = FEATURES) -> np.ndarray:
@@ -58,7 +64,8 @@ class AbstentionModel:
     def probability(self, x: np.ndarray | dict) -> float:
         if isinstance(x, dict):
             x = features(x, self.names)
-        z = float(((x - self.mean) / self.scale) @ self.weights + self.bias)
+        std = np.nan_to_num((x - self.mean) / self.scale, nan=0.0)  # an unknown signal counts as its mean
+        z = float(std @ self.weights + self.bias)
         return 1.0 / (1.0 + np.exp(-z))
 
     def save(self, path: Path, **about) -> None:
