@@ -11,7 +11,8 @@ products on torch's default thread count (as an ingesting or training process wo
 started by this script before the questions and stopped right after (and stops by itself after
 --competitor-seconds in any case). Then, for Sanad only, a fresh process that only answers
 (no ingestion) over the same index reports its peak RSS and whether it loaded torch, with the
-reader on and off. Prints p50/p95 ms per side and level, and the ratios.
+reader on (onnxruntime, the default, and torch) and off. The default variants put the reader's
+two engines side by side (``default`` = onnxruntime; ``SANAD_READER_ENGINE=torch``). Prints p50/p95 ms per side and level, and the ratios.
 """
 
 from __future__ import annotations
@@ -162,8 +163,12 @@ def main() -> None:
     ap.add_argument("--competitors", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--competitor-seconds", type=float, default=300, help="a competitor stops by itself after this")
     ap.add_argument("--variants", nargs="+",
-                    default=["default", "SANAD_READER_THREADS=1,SANAD_QUERY_THREADS=1", "SANAD_READER_THREADS=2,SANAD_QUERY_THREADS=2",
-                             "SANAD_READER=false", "SANAD_READER=false,SANAD_QUERY_THREADS=1"],
+                    default=["default", "SANAD_READER_ENGINE=torch",
+                             "SANAD_READER_THREADS=1,SANAD_QUERY_THREADS=1",
+                             "SANAD_READER_ENGINE=torch,SANAD_READER_THREADS=1,SANAD_QUERY_THREADS=1",
+                             "SANAD_READER_THREADS=2,SANAD_QUERY_THREADS=2",
+                             "SANAD_READER_ENGINE=torch,SANAD_READER_THREADS=2,SANAD_QUERY_THREADS=2",
+                             "SANAD_READER=false"],
                     help="Sanad runs, each with these environment settings (comma-separated KEY=VALUE; "
                          "'default' = none: config/defaults.toml)")
     ap.add_argument("--role", choices=["sanad", "baseline", "answer"], help=argparse.SUPPRESS)
@@ -192,9 +197,11 @@ def main() -> None:
         q0 = res[v][str(args.competitors[0])]["p50"]
         rel = ", ".join(f"{lv} competitor(s) {res[v][lv]['p50'] / q0:.2f}x" for lv in map(str, args.competitors[1:]))
         print(f"sanad ({i + 1}) {v}: p50 against quiet: {rel}")
-    for reader in ("true", "false"):
-        a = run_child(args, "answer", cache, homes["sanad"], {"SANAD_READER": reader})
-        print(f"answer-only process, reader={reader}: peak RSS {a['peak_rss_mb']:.0f} MB, torch loaded: "
+    for env in ({"SANAD_READER": "true"}, {"SANAD_READER": "true", "SANAD_READER_ENGINE": "torch"},
+                {"SANAD_READER": "false"}):
+        a = run_child(args, "answer", cache, homes["sanad"], env)
+        label = ",".join(f"{k.removeprefix('SANAD_').lower()}={v}" for k, v in env.items())
+        print(f"answer-only process, {label}: peak RSS {a['peak_rss_mb']:.0f} MB, torch loaded: "
               f"{a['torch_loaded']}, {a['ms_per_question']:.0f} ms/question incl. loading")
 
 

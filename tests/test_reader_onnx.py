@@ -127,9 +127,9 @@ def test_threads_read_windows_at_once_over_one_session_with_the_same_spans(base_
     per_count = O.OnnxReader(base_dir, threads=2, parallel="sessions")
     assert [(s.start, s.end) for s in per_count.read(question, WINDOWS)] == [(s.start, s.end) for s in one]
     assert set(per_count._sessions) == {2}
-    auto = O.OnnxReader(base_dir, threads=0)
-    auto.read(question, WINDOWS[:2])
-    assert set(auto._sessions) == {1} and auto.session() is auto.session(1)
+    auto = O.OnnxReader(base_dir, threads=0)  # one thread, one session (docs/performance.md)
+    assert [(s.start, s.end) for s in auto.read(question, WINDOWS)] == [(s.start, s.end) for s in one]
+    assert set(auto._sessions) == {1} and auto.session() is auto.session(1) and auto._pool is None
 
 
 def test_the_graph_is_built_once_and_rebuilt_when_stale(tmp_path, base_dir):

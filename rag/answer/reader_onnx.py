@@ -499,8 +499,11 @@ class OnnxReader:
         with self._lock:
             if self._path is None:
                 self._load()
+            # threads = 0 reads on one thread: reading two windows at once when embeddings/cores.py
+            # granted two measured p50 147 / p95 1,814 ms a question quiet and 1,967 ms next to one
+            # competitor, against 106 / 199 and 202 for one thread (docs/performance.md; cause not found)
             chosen = [self.threads or 1]
-            with per_pass(chosen.append if self.threads == 0 else None):
+            with per_pass(None):
                 n = chosen[-1]
                 if self.parallel == "sessions":
                     return [self._span(question, w, i, n, others, regions) for i, w in enumerate(windows)]
