@@ -421,8 +421,9 @@ class OnnxReader:
     Threads (``threads``, 0 = chosen per question by ``embeddings.cores``, as the torch reader):
     ORT fixes a session's thread count when the session is made, and each session holds its
     own copy of the prepacked weights (~90 MB fp32). So by default (``parallel = "windows"``)
-    there is one single-threaded session, and n threads read up to n windows at once (a
-    question reads two or three): the same cores, one copy of the weights. ``"sessions"`` makes
+    there is one single-threaded session; ``threads = 0`` reads on one thread (reading windows
+    at once when two cores were free measured far slower: docs/performance.md), a fixed
+    ``threads = n`` reads up to n windows at once over that session. ``"sessions"`` makes
     a session per thread count instead, each pass on n threads (bench/reader_engines.py
     compares them; docs/performance.md)."""
 
