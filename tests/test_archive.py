@@ -134,6 +134,24 @@ def test_import_keeps_one_copy_of_each_story_with_its_other_papers(make_sanad, t
     assert [c["doc_id"] for c in story["copies"]] == ["asharq-wire"]
 
 
+def test_an_id_twice_in_one_import_is_named_and_the_first_kept(make_sanad, tmp_path):
+    """In a file the loader names a repeated id; articles handed to the API straight (as
+    ``sanad eval --squad`` does) are checked the same way, not left to fail in Chroma."""
+    rng = random.Random(3)
+    first, second, other = story(rng, 80), story(rng, 80), story(rng, 80)
+    records = [{"id": "x1", "title": "خبر", "text": first}, {"id": "x2", "title": "آخر", "text": other},
+               {"id": "x1", "title": "خبر", "text": second}]
+    path = tmp_path / "twice.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    from_file = make_sanad(home=tmp_path / "a", corpus="").ingest(path)
+    assert sorted(from_file.added) == ["x1", "x2"] and len(from_file.errors) == 1 and "'x1'" in from_file.errors[0]
+    sanad = make_sanad(home=tmp_path / "b", corpus="")
+    report = sanad.ingest_articles([Article(doc_id=r["id"], title=r["title"], text=r["text"]) for r in records])
+    assert sorted(report.added) == ["x1", "x2"]
+    assert len(report.errors) == 1 and "x1" in report.errors[0] and "second time" in report.errors[0]
+    assert sanad.passage("x1:0").text.startswith(first[:40])
+
+
 def test_removing_an_original_lets_its_copy_be_indexed(make_sanad, tmp_path):
     rng = random.Random(3)
     text = story(rng, 120)

@@ -71,6 +71,26 @@ def test_refusal_recall_is_also_given_without_the_questions_on_indexed_titles(tm
     assert "recall_other_titles" not in plain
 
 
+def test_squad_paragraphs_are_numbered_per_title_across_entries(tmp_path):
+    """TyDi gives each passage an entry of its own under its article's title: every passage is
+    an article with an id of its own, and a passage repeated under its title is one article."""
+    import json
+
+    from rag.evaluation import read_squad
+
+    def entry(title, context, q):
+        return {"title": title, "paragraphs": [{"context": context, "qas": [
+            {"id": q, "question": "سؤال؟", "answers": [{"text": context[:3], "answer_start": 0}]}]}]}
+
+    path = tmp_path / "tydi.json"
+    path.write_text(json.dumps({"data": [entry("جورجيا", "نص أول", "1"), entry("جورجيا", "نص ثان", "2"),
+                                         entry("جورجيا", "نص أول", "3"), entry("القمر", "نص", "4")]}))
+    articles, asked = read_squad(path)
+    assert [a.doc_id for a in articles] == ["جورجيا/0", "جورجيا/1", "القمر/0"]
+    assert [a.text for a in articles][:2] == ["نص أول", "نص ثان"]
+    assert [q.sources for q in asked] == [["جورجيا/0"], ["جورجيا/1"], ["جورجيا/0"], ["القمر/0"]]
+
+
 def _row(**kw):
     base = {"gold_sources": ["a"], "gold_rank": 1, "answerable": True, "abstained": False, "latency_ms": 1.0,
             "type": "who", "f1": 1.0, "exact_match": 1.0, "sentence_contains": 1.0}

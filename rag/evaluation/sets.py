@@ -47,14 +47,21 @@ def read_jsonl(path: Path) -> list[Question]:
 
 
 def read_squad(path: Path) -> tuple[list[Article], list[Question]]:
-    """SQuAD v1.1: every paragraph an article ``<title>/<index>``, its questions gold on it."""
+    """SQuAD v1.1: every paragraph an article ``<title>/<index>``, its questions gold on it.
+    Paragraphs are numbered per title across entries (TyDi gives each passage an entry of its
+    own under its article's title); a paragraph repeated under its title is one article."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     articles, questions = [], []
+    ids: dict[tuple[str, str], str] = {}
+    count: dict[str, int] = {}
     for entry in data["data"]:
         title = entry.get("title", "untitled").strip()
-        for i, para in enumerate(entry["paragraphs"]):
-            doc_id = clean_id(f"{title}/{i}")
-            articles.append(Article(doc_id=doc_id, title=title, text=para["context"], source=str(path)))
+        for para in entry["paragraphs"]:
+            doc_id = ids.get((title, para["context"]))
+            if doc_id is None:
+                doc_id = ids[(title, para["context"])] = clean_id(f"{title}/{count.get(title, 0)}")
+                count[title] = count.get(title, 0) + 1
+                articles.append(Article(doc_id=doc_id, title=title, text=para["context"], source=str(path)))
             for qa in para["qas"]:
                 answers = [a["text"] for a in qa.get("answers", [])]
                 questions.append(Question(str(qa["id"]), qa["question"], answers, bool(answers), [doc_id], title))
