@@ -194,10 +194,15 @@ def quantize(src: Path, dst: Path, names: frozenset[str]) -> None:
 
     model = onnx.load(str(src))
     exclude = [nd.name for nd in model.graph.node if nd.name not in names]
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # its "pre-process first" advice
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=exclude,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # contrib ops: no shape inference
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))  # quiet its "pre-process first" advice, for this call only
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=exclude,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # contrib ops: no shape inference
+    finally:
+        root.setLevel(level)
 
 
 def cached(folder: Path, marker: dict, filename: str) -> Path | None:
