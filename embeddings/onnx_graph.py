@@ -217,6 +217,15 @@ def cached(folder: Path, marker: dict, filename: str) -> Path | None:
     return None
 
 
+def _replace(folder: Path, built: Path) -> None:
+    """Put the finished folder ``built`` in the place of ``folder`` (two renames, the old removed)."""
+    old = folder.with_name(f".old-{folder.name}-{os.getpid()}")
+    if folder.exists():
+        folder.rename(old)
+    built.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def save_graph(model, folder: Path, marker: dict, filename: str, int8: frozenset[str] = frozenset()) -> Path:
     """Write ``model`` (int8 in the MatMuls ``int8`` names, when any) to ``folder/filename``,
     its weights beside it (a session then reads them straight into its tensors instead of also
@@ -236,11 +245,7 @@ def save_graph(model, folder: Path, marker: dict, filename: str, int8: frozenset
         onnx.save(model, str(tmp / filename), save_as_external_data=True, all_tensors_to_one_file=True,
                   location=Path(filename).with_suffix(".weights").name, size_threshold=1024)
         (tmp / MARKER).write_text(json.dumps(marker, indent=2))  # last: a folder without it is incomplete
-        old = folder.with_name(f".old-{folder.name}-{os.getpid()}")
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        _replace(folder, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder / filename
@@ -278,11 +283,7 @@ def ensure_tokenizer(base_dir: Path, folder: Path) -> Path:
     try:
         UnigramTokenizer.from_tokenizer_json(Path(base_dir) / "tokenizer.json").save(tmp)
         (tmp / MARKER).write_text(json.dumps({"tokenizer_sha256": source}))
-        old = folder.with_name(f".old-tokenizer-{os.getpid()}")
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        _replace(folder, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
