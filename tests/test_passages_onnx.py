@@ -44,11 +44,11 @@ def test_fp32_graph_gives_sentence_transformers_vectors(tmp_path, base_dir, embe
     assert np.allclose(np.linalg.norm(fp32, axis=1), 1.0, atol=1e-5)
 
 
-def test_shipped_int8_variant_stays_close_and_keeps_each_passage_nearest_its_question(tmp_path, base_dir, embedder,
-                                                                                    seed_passages):
+def test_int8_variant_stays_close_and_keeps_each_passage_nearest_its_question(tmp_path, base_dir, embedder,
+                                                                             seed_passages):
     ref = embedder._encode(seed_passages)
     level = logging.getLogger().level
-    got = P.PassageEncoder(base_dir, tmp_path, threads=1).encode(seed_passages)  # built here: int8 quantization
+    got = P.PassageEncoder(base_dir, tmp_path, variant="int8", threads=1).encode(seed_passages)  # int8 built here
     assert logging.getLogger().level == level  # the quantizer's logging quieted for its call only
     cos = (got * ref).sum(1)
     assert cos.mean() > 0.995 and cos.min() > 0.98, cos
