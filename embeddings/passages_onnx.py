@@ -59,8 +59,9 @@ def graph_dir(cache_dir: Path) -> Path:
     return Path(cache_dir) / "passages-onnx"
 
 
-def ensure_graph(base_dir: Path, cache_dir: Path | None = None, variant: str = DEFAULT_VARIANT) -> Path:
-    """The cached ONNX file of ``variant``, built first when missing or stale."""
+def ensure_graph(base_dir: Path, cache_dir: Path | None = None, variant: str | None = None) -> Path:
+    """The cached ONNX file of ``variant`` (None: DEFAULT_VARIANT), built first when missing or stale."""
+    variant = variant or DEFAULT_VARIANT
     if variant not in VARIANTS:
         raise ValueError(f"passage encoder variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
     folder = graph_dir(cache_dir or Path(base_dir).parent) / variant
@@ -81,8 +82,9 @@ class PassageEncoder:
     loaded on first use, thread-safe, never importing torch or transformers. ``threads``: the
     session's intra-op threads (0 = every core)."""
 
-    def __init__(self, base_dir: Path, cache_dir: Path | None = None, variant: str = DEFAULT_VARIANT,
+    def __init__(self, base_dir: Path, cache_dir: Path | None = None, variant: str | None = None,
                  threads: int = 0):
+        variant = variant or DEFAULT_VARIANT  # read now, not when the module was loaded (benchmarks set it)
         if variant not in VARIANTS:
             raise ValueError(f"passage encoder variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
         self.base_dir = Path(base_dir)

