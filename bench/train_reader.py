@@ -20,6 +20,7 @@ paragraphs (by title) from training, for the dev curve and for fitting the refus
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import math
@@ -62,13 +63,26 @@ def parse_fold(text: str) -> tuple[int, int] | None:
     return k, n
 
 
-def squad_items(path: str):
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+def split_spec(spec: str) -> tuple[str, int]:
+    """'PATH' or 'PATH:CAP' (at most CAP questions of that file, a seeded sample)."""
+    path, sep, cap = spec.rpartition(":")
+    return (path, int(cap)) if sep and cap.isdigit() else (spec, 0)
+
+
+def squad_items(path: str, unanswerable: bool = False):
+    """(title, context, question, answer, answer start) per question; with ``unanswerable``
+    also the questions with no answer (SQuAD v2 ``is_impossible`` or no answers), as answer "" at -1."""
+    raw = gzip.decompress(Path(path).read_bytes()) if str(path).endswith(".gz") else Path(path).read_bytes()
+    data = json.loads(raw.decode("utf-8"))
     for art in data["data"]:
         for para in art["paragraphs"]:
             for qa in para["qas"]:
-                ans = qa["answers"][0]
-                yield art.get("title", ""), para["context"], qa["question"], ans["text"], ans["answer_start"]
+                answers = [] if qa.get("is_impossible") else qa.get("answers") or []
+                if answers:
+                    ans = answers[0]
+                    yield art.get("title", ""), para["context"], qa["question"], ans["text"], ans["answer_start"]
+                elif unanswerable:
+                    yield art.get("title", ""), para["context"], qa["question"], "", -1
 
 
 def examples_for(context: str, question: str, answer: str, a0: int, rng: random.Random, windows_ctx: float,
@@ -106,6 +120,31 @@ def examples_for(context: str, question: str, answer: str, a0: int, rng: random.
     return out
 
 
+def passage_examples(title: str, context: str, question: str, answer: str, a0: int, rng: random.Random,
+                     max_chars: int, negatives: float = 1.0):
+    """(window, answer start, end in the window) over the paragraph's chunks, as the pipeline
+    stores and reads them (``chunk_article``): the chunk holding the answer is a positive, each
+    other chunk a "no answer" window with chance ``negatives``; every chunk of an unanswerable
+    question (``a0 < 0``) is a "no answer" window."""
+    from rag.chunking import chunk_article
+    from rag.records import Article
+
+    if a0 >= 0 and context[a0 : a0 + len(answer)] != answer:
+        a0 = context.find(answer)
+        if a0 < 0:
+            return []
+    a1 = a0 + len(answer)
+    out = []
+    for c in chunk_article(Article(doc_id="p", title=title, text=context), max_chars, 1):
+        if a0 >= 0 and c.start <= a0 and a1 <= c.end:
+            out.append((c.text, a0 - c.start, a1 - c.start))
+        elif (a0 < 0 or (not (c.start < a1 and a0 < c.end) and answer not in c.text)) and rng.random() < negatives:
+            out.append((c.text, -1, -1))  # a chunk cutting the answer is neither
+    if a0 >= 0 and not any(e >= 0 for _, e, _ in out):
+        return []  # the answer in no one chunk (a sentence cut): no positive, so no negatives either
+    return out
+
+
 class NegativePool:
     """The sentences of some paragraphs, to find for a question the sentence of *another*
     article that shares the most (idf-weighted) words with it: a "retrieved negative". At run
@@ -113,11 +152,20 @@ class NegativePool:
     chooses between them and feeds the refusal model; the same-paragraph hard negatives alone
     never show it such sentences."""
 
-    def __init__(self, paragraphs: list[tuple[str, str]]):
-        self.sents: list[tuple[str, str]] = []  # (title, sentence)
+    def __init__(self, paragraphs: list[tuple[str, str]], max_chars: int = 0):
+        """Sentences, or with ``max_chars`` chunks of at most that many characters (passage windows)."""
+        self.sents: list[tuple[str, str]] = []  # (title, sentence or chunk)
         index: dict[str, list[int]] = {}
         for title, context in paragraphs:
-            for s, e in split_sentences(context):
+            if max_chars:
+                from rag.chunking import chunk_article
+                from rag.records import Article
+
+                units = [(c.start, c.end) for c in chunk_article(Article(doc_id="p", title=title, text=context),
+                                                                   max_chars, 1)]
+            else:
+                units = split_sentences(context)
+            for s, e in units:
                 sid = len(self.sents)
                 self.sents.append((title, context[s:e]))
                 for term in {t.norm for t in tokenize(context[s:e])}:
@@ -140,31 +188,40 @@ class NegativePool:
 
 
 def build_examples(paths: list[str], dev_share: float, seed: int, windows_ctx: float, negatives: float, cap: int,
-                   fold: tuple[int, int] | None = None, retrieved: float = 0.0):
+                   fold: tuple[int, int] | None = None, retrieved: float = 0.0, passage_chars: int = 0):
     """Training windows (question, window, answer start, end; -1 for none) and the dev
-    questions. ``retrieved``: the chance per question of a retrieved negative (NegativePool),
-    drawn from the training paragraphs of the same file only."""
+    questions. A path may be 'PATH:CAP' (its own cap; ``cap`` for the others). ``retrieved``:
+    the chance per question of a retrieved negative (NegativePool), drawn from the training
+    paragraphs of the same file only. ``passage_chars``: windows are the paragraph's chunks of
+    at most that many characters (``passage_examples``), and unanswerable questions train
+    "no answer"; 0: the sentence windows of ``examples_for``."""
     rng = random.Random(seed)
     train, dev = [], []
-    for path in paths:
+    for spec in paths:
+        path, own_cap = split_spec(spec)
         if "arcd-test" in Path(path).name:
             raise SystemExit("ARCD-test is the measure: it is never trained on")
         arcd = "arcd" in Path(path).name
-        items = list(squad_items(path))
-        if cap and len(items) > cap:
-            items = random.Random(seed).sample(items, cap)
+        items = list(squad_items(path, unanswerable=bool(passage_chars)))
+        limit = own_cap or cap
+        if limit and len(items) > limit:
+            items = random.Random(seed).sample(items, limit)
         kept = []
         for title, context, q, ans, a0 in items:
             if arcd and (fold_of(title, fold[1]) == fold[0] if fold else held_out(title, dev_share)):
                 dev.append((title, context, q, ans, a0))
             else:
                 kept.append((title, context, q, ans, a0))
-        pool = NegativePool(list(dict.fromkeys((t, c) for t, c, *_ in kept))) if retrieved else None
+        pool = NegativePool(list(dict.fromkeys((t, c) for t, c, *_ in kept)), passage_chars) if retrieved else None
         for title, context, q, ans, a0 in kept:
-            for w, s, e in examples_for(context, q, ans, a0, rng, windows_ctx, negatives):
+            if passage_chars:
+                windows = passage_examples(title, context, q, ans, a0, rng, passage_chars, negatives)
+            else:
+                windows = examples_for(context, q, ans, a0, rng, windows_ctx, negatives)
+            for w, s, e in windows:
                 train.append((q, w, s, e))
             if pool is not None and rng.random() < retrieved:
-                neg = pool.best(q, title, ans)
+                neg = pool.best(q, title, ans or "\0")
                 if neg is not None:
                     train.append((q, neg, -1, -1))
     return train, dev
@@ -203,31 +260,48 @@ def batches(train, batch: int, epoch: int, seed: int):
     return out
 
 
-def evaluate(model, tokenizer, dev, limit: int = 10_000) -> dict:
-    """Span F1/EM on the gold sentence of held-out ARCD-train questions."""
+def evaluate(model, tokenizer, dev, limit: int = 10_000, passage_chars: int = 0, max_length: int = R.MAX_LENGTH) -> dict:
+    """Span F1/EM of held-out ARCD-train questions: on the gold sentence, or with
+    ``passage_chars`` over every chunk of the gold paragraph (the best span of any chunk, as
+    bench/reader_gold.py reads), with the share of questions whose best span loses to "no answer"."""
     import torch
 
-
     model.eval()
-    f1s, ems = [], []
+    f1s, ems, nulls = [], [], 0
     rng = random.Random(0)
-    items = []
+    items = []  # (question, windows, answer)
     for title, context, q, ans, a0 in dev[:limit]:
-        ex = examples_for(context, q, ans, a0, rng, 0.0)
-        if ex:
-            items.append((q, ex[0][0], ans))
-    for j in range(0, len(items), 16):
-        part = items[j : j + 16]
-        enc = R.encode(tokenizer, [p[0] for p in part], [p[1] for p in part])
+        if passage_chars:
+            from rag.chunking import chunk_article
+            from rag.records import Article
+
+            items.append((q, [c.text for c in chunk_article(Article(doc_id="p", title=title, text=context),
+                                                             passage_chars, 1)], ans))
+        else:
+            ex = examples_for(context, q, ans, a0, rng, 0.0)
+            if ex:
+                items.append((q, [ex[0][0]], ans))
+    flat = [(n, q, w) for n, (q, ws, _) in enumerate(items) for w in ws]
+    best: dict[int, tuple[float, str, float]] = {}
+    for j in range(0, len(flat), 16):
+        part = flat[j : j + 16]
+        enc = R.encode(tokenizer, [p[1] for p in part], [p[2] for p in part], max_length)
+        device = next(model.parameters()).device
         with torch.inference_mode():
-            out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
-        for p, sp in zip(part, R.best_spans(enc, out.start_logits, out.end_logits, [p[1] for p in part])):
-            pred = p[1][sp.start : sp.end]
-            f1s.append(f1(pred, [p[2]]))
-            ems.append(exact_match(pred, [p[2]]))
+            out = model(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device))
+        for (n, _, w), sp in zip(part, R.best_spans(enc, out.start_logits, out.end_logits, [p[2] for p in part])):
+            if n not in best or sp.score > best[n][0]:
+                best[n] = (sp.score, w[sp.start : sp.end], sp.margin)
+    for n, (_, _, ans) in enumerate(items):
+        if n in best:
+            _, pred, margin = best[n]
+            f1s.append(f1(pred, [ans]))
+            ems.append(exact_match(pred, [ans]))
+            nulls += margin < 0
     model.train()
-    n = max(len(f1s), 1)
-    return {"dev_f1": round(sum(f1s) / n, 4), "dev_em": round(sum(ems) / n, 4), "dev_n": len(f1s)}
+    k = max(len(f1s), 1)
+    return {"dev_f1": round(sum(f1s) / k, 4), "dev_em": round(sum(ems) / k, 4), "dev_n": len(f1s),
+            "dev_null": round(nulls / k, 4)}
 
 
 def main(argv=None):
@@ -252,6 +326,12 @@ def main(argv=None):
     ap.add_argument("--ckpt-every", type=int, default=50, help="steps between checkpoints")
     ap.add_argument("--limit", type=int, default=0, help="train on the first N examples only (smoke runs)")
     ap.add_argument("--init", default="", help="start from these reader weights (a second stage over a finished run)")
+    ap.add_argument("--passages", type=int, default=0, metavar="CHARS",
+                    help="read whole passages: windows are each paragraph's chunks of at most CHARS characters "
+                    "(the pipeline's chunk_max_chars), unanswerable questions train 'no answer' (0: sentence windows)")
+    ap.add_argument("--max-length", type=int, default=R.MAX_LENGTH, help="question + window, in pieces")
+    ap.add_argument("--layers", type=int, default=R.TRAINED_LAYERS, help="top layers trained (12: all)")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (bf16 autocast; the weights stay fp32, shipped fp16)")
     args = ap.parse_args(argv)
 
     import torch
@@ -263,16 +343,18 @@ def main(argv=None):
     base_dir = Path(Embedder(load_settings()).model_path())
     base = R.base_sha256(base_dir)
     model, tokenizer = R.load_base(base_dir)
+    device = torch.device(args.device)
+    model.to(device)
     if args.init:
         print(f"starting from {args.init}: {R.load_weights(model, Path(args.init), base)}", flush=True)
-    names = set(R.trained_names(model))
+    names = set(R.trained_names(model, args.layers))
     for k, p in model.named_parameters():
         p.requires_grad = k in names
     params = [p for k, p in model.named_parameters() if k in names]
     print(f"base {base[:12]}; trained parameters {sum(p.numel() for p in params) / 1e6:.2f}M", flush=True)
 
     train, dev = build_examples(args.train, args.dev_share, args.seed, args.windows_ctx, args.negatives, args.cap,
-                                parse_fold(args.fold), args.retrieved)
+                                parse_fold(args.fold), args.retrieved, args.passages)
     if args.limit:
         train = train[: args.limit]
     print(f"{len(train)} training windows ({sum(1 for t in train if t[2] < 0)} negatives), {len(dev)} dev questions",
@@ -286,7 +368,7 @@ def main(argv=None):
     step = 0
     ckpt = work / "checkpoint.pt"
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=device)
         if state["base"] != base or state["total"] != total:
             raise SystemExit(f"{ckpt} belongs to another run (base or schedule differs): remove it to start over")
         pdict = dict(model.named_parameters())
@@ -305,15 +387,16 @@ def main(argv=None):
         plan = batches(train, args.batch, epoch, args.seed)
         for k in range(k0, len(plan)):
             part = [train[j] for j in plan[k]]
-            enc = R.encode(tokenizer, [p[0] for p in part], [p[1] for p in part])
+            enc = R.encode(tokenizer, [p[0] for p in part], [p[1] for p in part], args.max_length)
             tg = [token_targets(enc, i, p[2], p[3]) for i, p in enumerate(part)]
             keep = [i for i, t in enumerate(tg) if t is not None]
             if keep:
-                ids = enc["input_ids"][keep]
-                mask = enc["attention_mask"][keep]
-                out = model(input_ids=ids, attention_mask=mask,
-                            start_positions=torch.tensor([tg[i][0] for i in keep]),
-                            end_positions=torch.tensor([tg[i][1] for i in keep]))
+                ids = enc["input_ids"][keep].to(device)
+                mask = enc["attention_mask"][keep].to(device)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    out = model(input_ids=ids, attention_mask=mask,
+                                start_positions=torch.tensor([tg[i][0] for i in keep], device=device),
+                                end_positions=torch.tensor([tg[i][1] for i in keep], device=device))
                 out.loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 opt.step()
@@ -333,9 +416,9 @@ def main(argv=None):
                        "loss": round(loss_sum / max(loss_n, 1), 4), "lr": sched.get_last_lr()[0],
                        "s_per_example": round((time.time() - t0) / max(seen, 1), 3)}
                 if k == len(plan) - 1 or step == total:
-                    row.update(evaluate(model, tokenizer, dev))
+                    row.update(evaluate(model, tokenizer, dev, passage_chars=args.passages, max_length=args.max_length))
                     R.save_weights(model, work / f"reader-epoch{step // steps_per_epoch}.safetensors", base,
-                                   {**row, "train": [Path(p).name for p in args.train]})
+                                   {**row, "train": [Path(p).name for p in args.train]}, args.layers)
                 print(json.dumps(row), flush=True)
                 curve.write(json.dumps(row) + "\n")
                 curve.flush()
@@ -343,7 +426,9 @@ def main(argv=None):
         # a resumed epoch ends here; the next one starts at its first batch
     R.save_weights(model, Path(args.out), base, {"train": [Path(p).name for p in args.train], "steps": total,
                                                   "init": Path(args.init).name if args.init else "",
-                                                  **evaluate(model, tokenizer, dev)})
+                                                  "passages": args.passages, "max_length": args.max_length,
+                                                  **evaluate(model, tokenizer, dev, passage_chars=args.passages,
+                                                             max_length=args.max_length)}, args.layers)
     print(f"wrote {args.out}", flush=True)
 
 

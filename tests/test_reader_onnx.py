@@ -185,3 +185,32 @@ def test_the_engine_is_one_setting_apart(tmp_path, base_dir, monkeypatch):
         R.make_reader(base_dir, "onnx", dtype="bfloat16")
     with pytest.raises(ValueError, match="reader_engine must be onnx or torch"):
         R.make_reader(base_dir, "tensorrt")
+
+
+def test_weights_of_more_trained_layers_load_in_both_engines(tmp_path, base_dir):
+    """bench/train_reader.py --layers N: the file says how many top layers it holds. The shipped
+    six plus the base's own layer 5 read exactly as the shipped file; a file whose count and
+    tensors disagree is refused by both engines."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(R.WEIGHTS_FILE), framework="np") as fh:
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        meta = dict(fh.metadata())
+    with safe_open(str(base_dir / "model.safetensors"), framework="np") as fh:
+        layer5 = {"bert." + k: fh.get_tensor(k).astype(np.float16) for k in fh.keys() if k.startswith("encoder.layer.5.")}
+    assert layer5
+    seven = tmp_path / "seven.safetensors"
+    save_file({**tensors, **layer5}, str(seven), metadata={**meta, "trained_layers": "7"})
+    question = "من وقع الاتفاقية؟"
+    shipped = O.OnnxReader(base_dir, cache_dir=tmp_path / "a", threads=1, variant="fp32").read(question, WINDOWS)
+    onnx7 = O.OnnxReader(base_dir, seven, cache_dir=tmp_path / "b", threads=1, variant="fp32").read(question, WINDOWS)
+    torch7 = R.Reader(base_dir, seven, threads=1, dtype="float32").read(question, WINDOWS)
+    assert [(s.start, s.end) for s in onnx7] == [(s.start, s.end) for s in shipped] == [(s.start, s.end) for s in torch7]
+    assert max(abs(a.score - b.score) for a, b in zip(onnx7, shipped)) < 1e-3
+
+    wrong = tmp_path / "wrong.safetensors"
+    save_file(tensors, str(wrong), metadata={**meta, "trained_layers": "7"})
+    for reader in (O.OnnxReader(base_dir, wrong, cache_dir=tmp_path / "c"), R.Reader(base_dir, wrong, dtype="float32")):
+        with pytest.raises(R.ReaderMismatch, match="other tensors"):
+            reader.read(question, WINDOWS[:1])

@@ -70,3 +70,44 @@ def test_retrieved_negatives_come_from_other_training_articles_and_lack_the_answ
         assert negative[2:] == (-1, -1) and negative[1] in city_of  # the other signing, not «وحضر السفير»
         assert city_of[negative[1]] != own  # never the question's own answer ...
         assert title_of[city_of[negative[1]]] not in held  # ... nor a held-out article's text
+
+
+def test_passage_windows_are_the_paragraphs_chunks_and_unanswerable_questions_train_no_answer(tmp_path):
+    """--passages CHARS: the windows are chunk_article's chunks of the paragraph (what the
+    pipeline stores and reads), the one holding the answer a positive whose offsets slice the
+    answer, the others "no answer"; SQuAD v2 unanswerable questions give only "no answer"
+    windows; 'PATH:CAP' caps one file."""
+    from rag.chunking import chunk_article
+    from rag.records import Article
+
+    sentences = [f"الجملة رقم {i} تتحدث عن موضوع مختلف في المدينة." for i in range(12)]
+    sentences[7] = "وقع الوزير الاتفاقية في طهران يوم الأحد."
+    context = " ".join(sentences)
+    answer = "طهران"
+    data = {"data": [
+        {"title": f"مقال {i}", "paragraphs": [{"context": context, "qas": [
+            {"id": f"a{i}", "question": "أين وقع الوزير الاتفاقية؟",
+             "answers": [{"text": answer, "answer_start": context.index(answer)}]},
+            {"id": f"u{i}", "question": "متى افتتح المطار؟", "answers": [], "is_impossible": True}]}]}
+        for i in range(6)]}
+    path = tmp_path / "squad-v2.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    chunks = chunk_article(Article(doc_id="p", title="", text=context), 200, 1)
+    assert len(chunks) > 2
+
+    train, dev = build_examples([str(path)], 0.2, 13, 0.0, 1.0, 0, None, passage_chars=200)
+    assert not dev  # held-out shares are ARCD-train's alone
+    answerable = [w for w in train if w[0].startswith("أين")]
+    positives = [w for w in answerable if w[2] >= 0]
+    assert len(positives) == 6 and all(w[1][w[2] : w[3]] == answer for w in positives)
+    assert all(w[1] in {c.text for c in chunks} for w in train)  # whole chunks, as stored
+    negatives = [w for w in answerable if w[2] < 0]
+    assert negatives and all(answer not in w[1] for w in negatives)
+    unanswerable = [w for w in train if w[0].startswith("متى")]
+    assert len(unanswerable) == 6 * len(chunks) and all(w[2:] == (-1, -1) for w in unanswerable)
+
+    # the sentence windows (default) skip unanswerable questions, as the shipped reader was trained
+    plain, _ = build_examples([str(path)], 0.2, 13, 0.0, 1.0, 0, None)
+    assert not any(w[0].startswith("متى") for w in plain)
+    capped, _ = build_examples([f"{path}:2"], 0.2, 13, 0.0, 1.0, 0, None, passage_chars=200)
+    assert len({w[0] for w in capped}) <= 2 and len(capped) <= 2 * len(chunks)

@@ -60,10 +60,10 @@ def base_sha256(base_dir: Path) -> str:
     return weights_sha256(base_dir)
 
 
-def trained_names(model) -> list[str]:
-    """Names of the parameters training changes (and the weights file holds)."""
+def trained_names(model, layers: int = TRAINED_LAYERS) -> list[str]:
+    """Names of the parameters training changes (and the weights file holds): the top ``layers`` and the head."""
     n = model.config.num_hidden_layers
-    top = tuple(f"bert.encoder.layer.{i}." for i in range(n - TRAINED_LAYERS, n))
+    top = tuple(f"bert.encoder.layer.{i}." for i in range(n - layers, n))
     return [k for k, _ in model.named_parameters() if k.startswith(top) or k.startswith("qa_outputs.")]
 
 
@@ -93,13 +93,14 @@ def load_base(base_dir: Path, light: bool = False, dtype: str = "float32"):
     return model, tokenizer
 
 
-def save_weights(model, path: Path, base: str, info: dict | None = None) -> None:
-    """Write the trained tensors as fp16, with the base checksum in the metadata."""
+def save_weights(model, path: Path, base: str, info: dict | None = None, layers: int = TRAINED_LAYERS) -> None:
+    """Write the trained tensors (the top ``layers`` and the head) as fp16, with the base
+    checksum and the number of layers in the metadata."""
     from safetensors.torch import save_file
 
     params = dict(model.named_parameters())
-    tensors = {k: params[k].detach().to("cpu").half().contiguous() for k in trained_names(model)}
-    meta = {"base_sha256": base, "trained_layers": str(TRAINED_LAYERS), "info": json.dumps(info or {})}
+    tensors = {k: params[k].detach().to("cpu").half().contiguous() for k in trained_names(model, layers)}
+    meta = {"base_sha256": base, "trained_layers": str(layers), "info": json.dumps(info or {})}
     tmp = Path(path).with_suffix(".tmp")
     save_file(tensors, str(tmp), metadata=meta)
     tmp.replace(path)
@@ -119,7 +120,7 @@ def load_weights(model, path: Path, base: str) -> dict:
                 "weights were trained on, or retrain them with bench/train_reader.py"
             )
         params = dict(model.named_parameters())
-        expected = set(trained_names(model))
+        expected = set(trained_names(model, int(meta.get("trained_layers", TRAINED_LAYERS))))
         if set(fh.keys()) != expected:
             raise ReaderMismatch(f"reader weights {path} hold other tensors than this reader expects")
         with torch.no_grad():
@@ -185,7 +186,7 @@ def _chars(text: str, offsets, a: int, b: int) -> tuple[int, int]:
 def _numpy(x) -> np.ndarray:
     """Logits as a float32 array: torch tensors (any dtype; training, the torch reader) or numpy (onnxruntime)."""
     if hasattr(x, "detach"):
-        return x.detach().float().numpy()
+        return x.detach().float().cpu().numpy()
     return np.asarray(x, dtype=np.float32)
 
 

