@@ -138,7 +138,7 @@ def passage_examples(title: str, context: str, question: str, answer: str, a0: i
     for c in chunk_article(Article(doc_id="p", title=title, text=context), max_chars, 1):
         if a0 >= 0 and c.start <= a0 and a1 <= c.end:
             out.append((c.text, a0 - c.start, a1 - c.start))
-        elif (a0 < 0 or (not (c.start < a1 and a0 < c.end) and answer not in c.text)) and rng.random() < negatives:
+        elif a0 < 0 or (not (c.start < a1 and a0 < c.end) and answer not in c.text and rng.random() < negatives):
             out.append((c.text, -1, -1))  # a chunk cutting the answer is neither
     if a0 >= 0 and not any(e >= 0 for _, e, _ in out):
         return []  # the answer in no one chunk (a sentence cut): no positive, so no negatives either

@@ -106,6 +106,11 @@ def test_passage_windows_are_the_paragraphs_chunks_and_unanswerable_questions_tr
     unanswerable = [w for w in train if w[0].startswith("متى")]
     assert len(unanswerable) == 6 * len(chunks) and all(w[2:] == (-1, -1) for w in unanswerable)
 
+    # --negatives samples the answerable questions' other chunks; an unanswerable one keeps them all
+    sampled, _ = build_examples([str(path)], 0.2, 13, 0.0, 0.0, 0, None, passage_chars=200)
+    assert all(w[2] >= 0 for w in sampled if w[0].startswith("أين"))
+    assert sum(1 for w in sampled if w[0].startswith("متى")) == 6 * len(chunks)
+
     # the sentence windows (default) skip unanswerable questions, as the shipped reader was trained
     plain, _ = build_examples([str(path)], 0.2, 13, 0.0, 1.0, 0, None)
     assert not any(w[0].startswith("متى") for w in plain)
