@@ -267,11 +267,17 @@ def feeds(as_json: bool = typer.Option(False, "--json")):
 @app.command()
 @guarded
 def remove(doc_id: str):
-    """Remove one article from the index."""
-    n = engine().remove(doc_id)
-    if not n:
+    """Remove one article from the index (or a recorded syndicated copy from its story)."""
+    sanad = engine()
+    original = sanad.originals([doc_id]).get(doc_id)
+    n = sanad.remove(doc_id)
+    if original:
+        typer.echo(f"removed {doc_id}: a recorded copy of {original} (no chunks of its own); "
+                   f"{original} no longer lists it")
+    elif not n:
         fail(f"no article with id {doc_id!r} in the index")
-    typer.echo(f"removed {doc_id} ({n} chunks)")
+    else:
+        typer.echo(f"removed {doc_id} ({n} chunks)")
 
 
 @app.command()

@@ -208,3 +208,34 @@ def test_an_import_killed_mid_way_carries_on_with_nothing_lost_or_twice(tmp_path
     assert len(sanad.keyword()) == len(ids)  # the keyword index caught up with the store
     for cid, of in made["copies"].items():
         assert sanad.state.get([f"copy:{cid}"])[f"copy:{cid}"]["of"] == of
+
+
+@pytest.mark.slow
+def test_sanad_remove_of_a_recorded_copy_says_so_and_its_original_stops_listing_it(tmp_path, cache_dir, embedder):
+    embedder.model_path()  # the session's model build, reused by the subprocesses
+    rng = random.Random(5)
+    text = story(rng, 120)
+    records = [{"id": "first", "title": "خبر", "text": text, "source": "a"},
+               {"id": "second", "title": "خبر", "text": edited(text, rng), "source": "b"}]
+    path = tmp_path / "two.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    env = {**os.environ, "SANAD_HOME": str(tmp_path / "home"), "SANAD_CACHE_DIR": str(cache_dir),
+           "HF_HUB_OFFLINE": "1", "SANAD_CORPUS": ""}
+    out, err = sanad_cli(env, "ingest", str(path)).communicate(timeout=600)
+    assert "1 copies" in out, err
+    proc = sanad_cli(env, "remove", "second")
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert "a recorded copy of first" in out
+    from rag import Sanad
+    from config import load_settings
+
+    sanad = Sanad(load_settings(home=tmp_path / "home", cache_dir=str(cache_dir), corpus=""))
+    assert sanad.originals(["second"]) == {} and sanad.doc_ids() == ["first"]
+    from rag.dedupe import STORY
+
+    story_of_first = sanad.state.get([f"{STORY}:first"]).get(f"{STORY}:first") or {"copies": []}
+    assert [c["doc_id"] for c in story_of_first["copies"]] == []
+    proc = sanad_cli(env, "remove", "nosuch")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1 and "no article with id 'nosuch'" in err
