@@ -42,12 +42,9 @@ def child(engine: str, archive: Path, articles: int, parity: list[Path], out: Pa
     from rag import evaluation as ev
 
     kind, _, variant = engine.partition(":")
-    if kind == "onnx":
-        import embeddings.passages_onnx as P
-
-        P.DEFAULT_VARIANT = variant or P.DEFAULT_VARIANT
     base = load_settings()
-    common = dict(cache_dir=str(base.cache_path), corpus="", embed_cache=False, passage_engine=kind, reader=False)
+    common = dict(cache_dir=str(base.cache_path), corpus="", embed_cache=False, passage_engine=kind, reader=False,
+                  passage_variant=variant or base.passage_variant)
     work = Path(tempfile.mkdtemp(prefix="sanad-ingest-"))
     step = work / "articles.jsonl.gz"
     with gzip.open(archive, "rt", encoding="utf-8") as src, gzip.open(step, "wt", encoding="utf-8") as dst:

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     query_threads: int = Field(ge=0)
     passage_engine: Literal["auto", "onnx", "model"]
     passage_threads: int = Field(ge=0)
+    passage_variant: Literal["fp32", "int8", "int8-noffn2"]
 
     collection: str = Field(pattern=r"^[a-zA-Z0-9._-]{3,512}$")
     chroma_url: str

