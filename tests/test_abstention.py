@@ -28,6 +28,19 @@ def test_fit_learns_which_features_separate_and_ranks_answerable_higher():
     assert p[yt == 1].mean() > p[yt == 0].mean() + 0.3
 
 
+def test_rows_with_unknown_word_matching_signals_do_not_spoil_the_fit():
+    """A dialect question's coverage and keyword margin are NaN (refusal.LEXICAL): fitting over
+    such rows reads them at the mean, as ``probability`` does, and learns from the rest."""
+    X, y = synthetic()
+    clean = abstention.fit(X, y)
+    lexical = [abstention.FEATURES.index(n) for n in abstention.LEXICAL]
+    X[:5][:, lexical] = np.nan
+    model = abstention.fit(X, y)
+    assert np.isfinite(model.weights).all() and np.isfinite(model.mean).all() and np.isfinite(model.bias)
+    assert np.allclose(model.weights, clean.weights, atol=0.15)
+    assert 0 < model.probability(X[0]) < 1
+
+
 def test_saved_model_loads_with_the_same_probabilities(tmp_path):
     X, y = synthetic()
     model = abstention.fit(X, y)

@@ -97,9 +97,10 @@ class AbstentionModel:
 def fit(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50,
         names: tuple[str, ...] = FEATURES) -> AbstentionModel:
     """Logistic regression of ``y`` (1 = answerable) on standardized ``X`` (Newton's method,
-    L2 penalty on the weights, not the bias)."""
-    mean, scale = X.mean(0), X.std(0) + 1e-9
-    Z = np.c_[(X - mean) / scale, np.ones(len(X))]
+    L2 penalty on the weights, not the bias). An unknown (NaN) signal is read at its mean, as
+    ``probability`` reads it: a dialect question among the training rows keeps its other signals."""
+    mean, scale = np.nanmean(X, 0), np.nanstd(X, 0) + 1e-9
+    Z = np.c_[np.nan_to_num((X - mean) / scale, nan=0.0), np.ones(len(X))]
     w = np.zeros(Z.shape[1])
     penalty = l2 * np.r_[np.ones(Z.shape[1] - 1), 0.0]
     for _ in range(steps):
