@@ -130,3 +130,15 @@ def test_an_ingesting_process_never_imports_torch(tmp_path, cache_dir, embedder)
     assert got["added"] >= 5 and got["embedded"] > 0
     assert "كولوكولتسيف" in got["top"] or "اتفاقية" in got["top"]
     assert got["peak_rss_mb"] < 1000, got
+
+
+def test_the_passage_variant_setting_names_exactly_the_buildable_variants(tmp_path):
+    """``passage_variant``'s choices (config/settings.py) and ``VARIANTS`` are written in two
+    places (config must not import the encoder): a variant added to one only fails here."""
+    import typing
+
+    from config.settings import Settings
+
+    assert set(typing.get_args(Settings.model_fields["passage_variant"].annotation)) == set(P.VARIANTS)
+    with pytest.raises(ValueError):
+        load_settings(home=tmp_path, passage_variant="int4")
