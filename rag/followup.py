@@ -1,28 +1,52 @@
-"""Follow-up questions in a conversation («ومتى وقعت؟»): rewrite them for retrieval with
-the content words of the previous question."""
+"""Follow-up questions in a conversation («ومتى وقعت؟», «وامتى؟», «and where?»): rewrite them
+for retrieval with the content words of the previous question.
+
+Both sides read words as keyword search does (rag.normalize.tokenize, with the lexicon of the
+varieties): an opener is «و»/«ف» (or English "and") plus a question word of any variety, and the
+words carried over are the previous question's content words only, so a dialect or English
+question never lends its function words («مين اللي وقع الاتفاقية؟» lends «وقع الاتفاقية»)."""
 
 from __future__ import annotations
 
 import re
 
-from rag.normalize import STOPWORDS, normalize, soft_match, stem, terms
+from rag.normalize import is_arabic, normalize, soft_match, tokenize
 
-_FOLLOW_OPENERS = {
-    normalize(w)
-    for w in "ومتى وأين وكم ولماذا ومن وما وماذا وكيف وهل فمتى فأين فكم فلماذا فمن فما وكذلك وأيضا وماذا and what when where who how why".split()
-}
+_MSA_OPENERS = frozenset(normalize(w) for w in "ومتى وأين وكم ولماذا ومن وما وماذا وكيف وهل وأي فمتى فأين فكم فلماذا فمن فما فكيف فهل وكذلك وأيضا".split())
 _PRONOUN_END = re.compile(r"(?:ها|هم|هما|هن|ه)$")
+
+
+def _lexicon():
+    from rag.answer.varieties import lexicon
+
+    return lexicon()
+
+
+def _opens(words: list[str]) -> bool:
+    """Whether the first word(s) are «و/ف» + a question word (MSA or the lexicon's), or "and" + one."""
+    first = words[0]
+    if first in _MSA_OPENERS:
+        return True
+    lex = _lexicon()
+    if first[:1] in ("و", "ف") and first not in lex.entries:  # «وامتى»: a clitic on a dialect interrogative
+        entry = lex.lookup(first)
+        if entry is not None and entry.kind == "interrogative":
+            return True
+    if first == "and" and len(words) > 1:
+        entry = lex.lookup(words[1])
+        return entry is not None and entry.kind == "interrogative"
+    return False
 
 
 def is_followup(question: str) -> bool:
     """Does the question lean on an earlier one (opens with و/ف + question word, or has
     almost no content words of its own, or only pronoun-bearing ones)?"""
-    words = re.findall(r"\w+", normalize(question))
+    words = re.findall(r"\w+", normalize(question).lower())
     if not words:
         return False
-    if words[0] in _FOLLOW_OPENERS or (len(words) > 1 and " ".join(words[:2]) in _FOLLOW_OPENERS):
+    if _opens(words):
         return True
-    content = terms(question)
+    content = [t.norm for t in tokenize(question)]
     return len(content) <= 1 or all(_PRONOUN_END.search(t) for t in content)
 
 
@@ -30,14 +54,14 @@ def rewrite(question: str, history: list[str]) -> str:
     """``question`` with the previous question's content words appended when it is a follow-up."""
     if not history or not is_followup(question):
         return question
-    have = set(terms(question))
-    extra = []
-    for word in re.findall(r"\w+", history[-1]):
-        norm = normalize(word)
-        if norm in STOPWORDS:
-            continue
-        if not any(soft_match(stem(norm), t) for t in have) and word not in extra:
+    have = [t.norm for t in tokenize(question)]
+    previous = history[-1]
+    extra: list[str] = []
+    for tok in tokenize(previous):
+        word = previous[tok.start : tok.end]
+        if not any(soft_match(tok.norm, t) for t in have) and word not in extra:
             extra.append(word)
     if not extra:
         return question
-    return f"{question.strip().rstrip('؟?').strip()} {' '.join(extra)}؟"
+    mark = "؟" if is_arabic(question) else "?"
+    return f"{question.strip().rstrip('؟?').strip()} {' '.join(extra)}{mark}"
