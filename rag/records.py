@@ -91,6 +91,7 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
+            "confidence": round(float(self.confidence), 4),  # P(the passages answer it): below the threshold, a refusal
             "citations": [c.to_dict() for c in self.citations],
             "related": [c.to_dict() for c in self.related],
         }

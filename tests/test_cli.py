@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from config import SEEDS_DIR
+from config import SEEDS_DIR, load_settings
 from rag.loaders import load_corpus
 from rag.records import Article
 
@@ -34,8 +34,9 @@ def sanad(env, *args, check=True):
 def test_ask_json_builds_the_index_on_first_use(env):
     out = sanad(env, "ask", "--json", "من هو وزير الداخلية الروسي؟")
     data = json.loads(out.stdout)
-    assert set(data) == {"question", "answer", "abstained", "citations", "related"}
+    assert set(data) == {"question", "answer", "abstained", "confidence", "citations", "related"}
     assert data["abstained"] is False and "كولوكولتسيف" in data["answer"]
+    assert 0.5 < data["confidence"] <= 1.0
     assert data["citations"] and data["related"]
     assert all("كولوكولتسيف" in c["quote"] for c in data["citations"])  # sources state the answer
     texts = {a.doc_id: a.text for a in load_corpus(SEEDS_DIR, 10**7) if isinstance(a, Article)}
@@ -49,7 +50,8 @@ def test_ask_text_output_and_abstention_exit_zero(env):
     assert "المصادر:" in out.stdout and "[1]" in out.stdout and "رئيسي جهازي الشرطة" in out.stdout
     assert "[2]" not in out.stdout and "مقاطع ذات صلة لا تذكر الجواب:" in out.stdout  # one source, the rest related
     refused = sanad(env, "ask", "--json", "من فاز بكأس العالم لكرة القدم؟")
-    assert json.loads(refused.stdout)["abstained"] is True
+    refusal = json.loads(refused.stdout)
+    assert refusal["abstained"] is True and 0.0 <= refusal["confidence"] < load_settings().abstain_threshold_reader
 
 
 def test_errors_are_one_line_on_stderr_with_nonzero_exit(env):
