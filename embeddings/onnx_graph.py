@@ -267,6 +267,12 @@ def session(path: Path, threads: int, spinning: bool = False):
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
+def tokenizer_dir(cache_dir: Path) -> Path:
+    """Where the compact tokenizer lives under the models cache: one copy for the reader and the
+    passage encoder (the folder keeps the reader's name, which it had first)."""
+    return Path(cache_dir) / "reader-onnx" / "tokenizer"
+
+
 def ensure_tokenizer(base_dir: Path, folder: Path) -> Path:
     """The base's tokenizer in ``embeddings.unigram``'s compact files (pieces, scores), written
     once from its tokenizer.json into ``folder`` and rewritten when that file changes (parsing

@@ -97,8 +97,7 @@ class PassageEncoder:
         from embeddings.unigram import UnigramTokenizer
 
         path = ensure_graph(self.base_dir, self.cache_dir, self.variant)
-        # the reader's compact tokenizer files: one copy for both
-        self._tokenizer = UnigramTokenizer.load(G.ensure_tokenizer(self.base_dir, self.cache_dir / "reader-onnx" / "tokenizer"))
+        self._tokenizer = UnigramTokenizer.load(G.ensure_tokenizer(self.base_dir, G.tokenizer_dir(self.cache_dir)))
         self._embeddings = G.WordEmbeddings(self.base_dir)
         self._session = G.session(path, self.threads)
 

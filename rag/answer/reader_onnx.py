@@ -200,7 +200,7 @@ class Encoded(dict):
 def ensure_tokenizer(base_dir: Path, cache_dir: Path | None = None, isolated: bool = False) -> Path:
     """``embeddings.onnx_graph.ensure_tokenizer`` under the models cache (``isolated``: by a child
     process, as ``ensure_graph``, so an answering process never holds the JSON's ~150 MB peak)."""
-    folder = graph_dir(cache_dir or Path(base_dir).parent) / "tokenizer"
+    folder = G.tokenizer_dir(cache_dir or Path(base_dir).parent)
     if isolated and not G.tokenizer_current(base_dir, folder):
         _build_in_child(base_dir, WEIGHTS_FILE, cache_dir or Path(base_dir).parent, DEFAULT_VARIANT, tokenizer_only=True)
     return G.ensure_tokenizer(base_dir, folder)
