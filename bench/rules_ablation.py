@@ -58,28 +58,11 @@ def patch(off: set[str]):
     """rag.answer.extractive with the rules in ``off`` turned off (restored by the caller)."""
     from rag.answer import extractive as X
 
-    original = {"RULE_TYPES": X.RULE_TYPES, "otherwise_qualified": X.otherwise_qualified,
-                "rules_win": X.ExtractiveAnswerer.rules_win}
+    original = {"RULE_TYPES": X.RULE_TYPES, "otherwise_qualified": X.otherwise_qualified, "OVERRIDES": X.OVERRIDES}
     X.RULE_TYPES = frozenset(t for t in original["RULE_TYPES"] if not (t == "when" and "when" in off))
     if "qualifier" in off:
         X.otherwise_qualified = lambda *a, **k: False
-
-    def rules_win(q, text, rule, reader_text, sp):
-        if q.type in X.RULE_TYPES or not reader_text:
-            return True
-        if rule is None:
-            return False
-        if "slack" not in off and sp.other >= sp.score - X.RULE_SLACK:
-            return True
-        if "counted" not in off and q.counted and X.counted_spans(q, text) == [rule] \
-                and not X._shares_number(text[rule[0] : rule[1]], reader_text):
-            return True
-        if "subject" in off:
-            return False
-        subject = X.subject_span(q, text)
-        return subject is not None and subject == rule
-
-    X.ExtractiveAnswerer.rules_win = staticmethod(rules_win)
+    X.OVERRIDES = {name: rule for name, rule in original["OVERRIDES"].items() if name not in off}
     return original
 
 
@@ -88,7 +71,7 @@ def restore(original: dict) -> None:
 
     X.RULE_TYPES = original["RULE_TYPES"]
     X.otherwise_qualified = original["otherwise_qualified"]
-    X.ExtractiveAnswerer.rules_win = staticmethod(original["rules_win"])
+    X.OVERRIDES = original["OVERRIDES"]
 
 
 def score(sanad, questions) -> dict:

@@ -216,3 +216,23 @@ def test_fit_learns_which_feature_marks_the_answer():
     assert np.mean(right) > 0.9
     assert np.argmax(np.abs(model.weights("what"))) == 1
     assert softmax(np.array([0.0, 1000.0])).tolist() == [0.0, 1.0]
+
+
+def test_rules_ablation_turns_off_each_override_by_name():
+    """bench/rules_ablation.py measures each override of the reader's span by turning it off by
+    name: every override is one it knows, and turning one off changes ``rules_win``."""
+    from bench import rules_ablation as A
+    from rag.answer import extractive as X
+    from rag.answer.reader import Span
+
+    assert set(X.OVERRIDES) <= set(A.RULES)
+    q = Question.parse("ما هي عاصمة مصر؟")
+    text = "القاهرة هي عاصمة مصر وأكبر مدنها."
+    close = Span(0, 0, 7, score=5.0, null=0.0, other=4.5)  # the rule's span within RULE_SLACK of the reader's
+    assert X.ExtractiveAnswerer.rules_win(q, text, (0, 7), "القاهرة هي", close)
+    original = A.patch({"slack"})
+    try:
+        assert not X.ExtractiveAnswerer.rules_win(q, text, (0, 7), "القاهرة هي", close)
+    finally:
+        A.restore(original)
+    assert X.ExtractiveAnswerer.rules_win(q, text, (0, 7), "القاهرة هي", close)
