@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import re
 
+from rag.answer.varieties import lexicon
 from rag.normalize import is_arabic, normalize, soft_match, tokenize
 
 _MSA_OPENERS = frozenset(normalize(w) for w in "ومتى وأين وكم ولماذا ومن وما وماذا وكيف وهل وأي فمتى فأين فكم فلماذا فمن فما فكيف فهل وكذلك وأيضا".split())
 _PRONOUN_END = re.compile(r"(?:ها|هم|هما|هن|ه)$")
-
-
-def _lexicon():
-    from rag.answer.varieties import lexicon
-
-    return lexicon()
 
 
 def _opens(words: list[str]) -> bool:
@@ -27,7 +22,7 @@ def _opens(words: list[str]) -> bool:
     first = words[0]
     if first in _MSA_OPENERS:
         return True
-    lex = _lexicon()
+    lex = lexicon()
     if first[:1] in ("و", "ف") and first not in lex.entries:  # «وامتى»: a clitic on a dialect interrogative
         entry = lex.lookup(first)
         if entry is not None and entry.kind == "interrogative":
