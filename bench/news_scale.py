@@ -16,7 +16,10 @@ RSS of the process that answered them.
 ``--keep DIR`` keeps the index (the next run with the same DIR only imports what is new: a run
 killed mid-import and started again carries on). Each row also accounts for every article of
 the slice: ``indexed`` + ``copy_records`` (+ refused) = the slice, ``lost`` the difference (0), and
-``chunks_in_store`` must equal ``chunks`` (no chunk written twice or left behind).
+``chunks_in_store`` must equal ``chunks`` (no chunk written twice or left behind). After such a
+rerun the sizes before the last measure the whole index as it stands, not their slice.
+The children run this checkout's code when they start (a 30,100 import takes more than an hour):
+to go on editing meanwhile, run it from a clone with ``--keep`` an absolute path.
 """
 
 from __future__ import annotations
