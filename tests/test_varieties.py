@@ -217,3 +217,17 @@ def test_keyword_search_reads_a_dialect_question_as_its_msa_form(tmp_path):
     state["terms"] = "1"
     (tmp_path / "kw" / "state.json").write_text(json.dumps(state))
     assert KeywordIndex.load(tmp_path / "kw") is None
+
+
+def test_dense_search_reads_a_dialect_question_with_its_msa_form(seeded):
+    """A dialect question's vector mixes in its MSA form's: nearer the MSA question's own."""
+    import numpy as np
+
+    emb = seeded.embedder
+    dialect, msa = "الوزير الروسي راح فين؟", "أين ذهب الوزير الروسي؟"
+    own, mixed = emb.embed_query(dialect), seeded.question_vector(dialect)
+    assert abs(float(np.linalg.norm(mixed)) - 1.0) < 1e-4
+    target = emb.embed_query(msa)
+    assert float(mixed @ target) > float(own @ target) + 0.005
+    for q in (msa, "Who is the Iranian interior minister?"):  # as written: MSA and English
+        assert np.array_equal(seeded.question_vector(q), emb.embed_query(q))
