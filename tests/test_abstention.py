@@ -118,3 +118,87 @@ def test_shipped_model_answers_seeds_questions_and_refuses_others(seeded):
     for q in other:
         a = seeded.ask(q)
         assert a.abstained and 0 <= a.confidence < threshold, q
+
+
+# Other news of four kinds (one of them banking, near the central bank seed): an archive that
+# grows around the seeds. Templates, not real articles: the test needs many that differ.
+FILLER_TOPICS = (
+    ("بنك {city} التجاري", ["أعلن بنك {city} التجاري عن ارتفاع أرباحه الفصلية بنسبة {n} في المئة.",
+                           "وقال رئيس مجلس إدارة البنك إن القروض الممنوحة للشركات الصغيرة زادت خلال العام.",
+                           "وتوقع محللون أن تستقر أسعار الفائدة في السوق المحلية حتى نهاية السنة.",
+                           "وبلغت ودائع العملاء {n} مليار ريال بحسب البيان الصادر عن البنك."]),
+    ("نادي {city} الرياضي", ["فاز نادي {city} على منافسه بنتيجة {k} مقابل هدف في الدوري المحلي.",
+                            "وسجل المهاجم الهدف الحاسم في الدقيقة {n} من المباراة.",
+                            "ويحتل الفريق المركز الثالث في جدول الترتيب قبل جولتين من النهاية.",
+                            "وأشاد المدرب بأداء اللاعبين الشباب في الشوط الثاني."]),
+    ("طقس {city}", ["توقعت هيئة الأرصاد هطول أمطار غزيرة على مدينة {city} خلال الأيام المقبلة.",
+                    "وقد تصل درجات الحرارة إلى {n} درجة مئوية في المناطق الداخلية.",
+                    "ونصحت الهيئة السائقين بتوخي الحذر على الطرق السريعة بسبب الضباب.",
+                    "وتشهد المنطقة رياحا نشطة مثيرة للأتربة حتى نهاية الأسبوع."]),
+    ("مستشفى {city}", ["افتتح مستشفى {city} العام قسما جديدا لعلاج أمراض القلب بسعة {n} سريرا.",
+                       "وقال مدير المستشفى إن القسم يضم أحدث الأجهزة الطبية.",
+                       "وأجرى الفريق الطبي أكثر من {n} عملية جراحية منذ بداية العام.",
+                       "ودعت وزارة الصحة المواطنين إلى إجراء الفحوص الدورية."]),
+)
+CITIES = ("جدة", "الرياض", "الدمام", "مكة", "المدينة", "أبها", "تبوك", "حائل", "جازان", "نجران", "الطائف", "بريدة",
+          "القطيف", "ينبع", "الخبر", "عرعر", "سكاكا", "الباحة", "الجبيل", "الأحساء")
+
+
+def filler_news(n: int, seed: int = 1):
+    import random
+
+    from rag.records import Article
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        title, sents = FILLER_TOPICS[i % len(FILLER_TOPICS)]
+        city = rng.choice(CITIES)
+        text = " ".join(s.format(city=city, n=rng.randint(5, 95), k=rng.randint(2, 5)) for s in rng.sample(sents, 3))
+        out.append(Article(doc_id=f"filler-{i}", title=f"{title.format(city=city)} {i}", text=text))
+    return out
+
+
+def test_refusal_evidence_reads_the_same_as_the_archive_grows(make_sanad, tmp_path):
+    """Hundreds of other articles put near competitors among any question's 40 candidates, so
+    the best passage stands out less from them; measured against a fixed sample of the index
+    (``evidence_sample``) it stands out about as much as in the small index."""
+    from config import SEEDS_DIR
+    from rag.loaders import load_corpus
+    from rag.records import Article
+
+    seeds = [a for a in load_corpus(SEEDS_DIR, 10**7) if isinstance(a, Article)]
+    answerable = ["من هو محافظ البنك المركزي؟", "ما سعر الفائدة الذي قرره البنك المركزي؟", "كم طول خط السكة الحديد السريع؟",
+                  "من هو وزير الداخلية الروسي؟", "كم دار نشر شاركت في معرض الكتاب؟"]
+    other = ["كم عدد سكان الصين؟", "متى سيفتتح مرصد سيوة الفلكي؟"]
+
+    small = make_sanad(home=tmp_path / "small", corpus="")
+    small.ingest_articles(seeds)
+    assert small.store.count() < small.settings.evidence_sample  # the small index is measured whole
+    assert small.reference(small.keyword()) is None
+    whole = make_sanad(home=tmp_path / "small", corpus="", evidence_sample=0)
+    assert [whole.retrieve(q) for q in answerable] == [small.retrieve(q) for q in answerable]
+
+    def gaps(sanad):
+        return np.array([sanad.retrieve(q).dense_gap for q in answerable])
+
+    grown_home = tmp_path / "grown"
+    old = make_sanad(home=grown_home, corpus="", evidence_sample=0)
+    old.ingest_articles(seeds + filler_news(400))
+    sampled = make_sanad(home=grown_home, corpus="", evidence_sample=30)
+    ref = sampled.reference(sampled.keyword())
+    assert len(ref.chunks) == 30 and sampled.reference(sampled.keyword()) is ref  # read once per index state
+    assert set(ref.vectors.shape) == {30, sampled.embedder.dim}
+    before, against_all, against_sample = gaps(small).mean(), gaps(old).mean(), gaps(sampled).mean()
+    assert against_all < before - 0.015, (before, against_all)
+    assert abs(against_sample - before) < abs(against_all - before), (before, against_all, against_sample)
+    for q in answerable:
+        assert not sampled.ask(q).abstained, q
+    for q in other:
+        assert sampled.ask(q).abstained, q
+
+    # a new article changes the index: the sample is read again, from the chunks there now
+    sampled.ingest_articles(filler_news(440)[400:])
+    again = sampled.reference(sampled.keyword())
+    assert again is not ref and len(again.chunks) == 30
+    assert {c.chunk_id for c in again.chunks} <= set(sampled.keyword().ids)
