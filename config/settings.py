@@ -62,7 +62,6 @@ class Settings(BaseSettings):
 
     chunk_cache: int = Field(ge=0)
     candidates: int = Field(gt=0)
-    evidence_sample: int = Field(ge=0)
     keyword_refresh_seconds: float = Field(ge=0)
     weight_dense: float = Field(ge=0)
     weight_keyword: float = Field(ge=0)

@@ -3,8 +3,6 @@ eval, LangChain) goes through it."""
 
 from __future__ import annotations
 
-import hashlib
-import heapq
 import logging
 import threading
 import time
@@ -27,8 +25,8 @@ from rag.locking import writer_lock
 from rag.normalize import strip_marks
 from rag.records import Answer, Article, Chunk, Hit, IngestReport, Retrieved
 from rag.recency import prefer_dates
-from rag.retrieval import Reference, hybrid_search
-from rag.store import VectorStore, chunk_from, chunk_meta
+from rag.retrieval import hybrid_search
+from rag.store import VectorStore, chunk_meta
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +54,6 @@ class Sanad:
         self.embedder = embedder or Embedder(self.settings)
         self.store = VectorStore(self.settings, self.embedder.model_id, self.embedder.dim)
         self._keyword: KeywordIndex | None = None
-        self._reference: tuple[str, Reference] | None = None  # (keyword generation, sample)
         self._checked = 0.0  # when the store generation was last compared with the keyword index
         self._changes: tuple[list, list] = ([], [])
         self._lock = threading.RLock()
@@ -169,7 +166,7 @@ class Sanad:
         vec = self.question_vector(q)
         return hybrid_search(
             self.store, keyword, vec, q, k or s.top_k, s.candidates, s.weight_dense, s.weight_keyword,
-            choose=lambda hits: prefer_dates(hits, q, s.recency_margin), reference=self.reference(keyword),
+            choose=lambda hits: prefer_dates(hits, q, s.recency_margin),
         )
 
     def question_vector(self, question: str) -> np.ndarray:
@@ -183,24 +180,6 @@ class Sanad:
             return vec
         mixed = vec + self.embedder.embed_query(strip_marks(form.text))
         return (mixed / max(float(np.linalg.norm(mixed)), 1e-9)).astype(np.float32)
-
-    def reference(self, keyword: KeywordIndex) -> Reference | None:
-        """The fixed sample of the index the refusal evidence is measured against
-        (rag/retrieval.py ``Reference``): ``evidence_sample`` chunks, the same ones as long as
-        they are in the index (the smallest hashes of their ids), read once per index generation.
-        None while the index is no larger than the sample."""
-        m = self.settings.evidence_sample
-        if m <= 0 or len(keyword) <= m:
-            return None
-        kept = self._reference
-        if kept is not None and kept[0] == keyword.generation:
-            return kept[1]
-        ids = heapq.nsmallest(m, keyword.ids, key=lambda c: hashlib.blake2b(c.encode(), digest_size=8).digest())
-        got = self.store.get(ids, embeddings=True)
-        ref = Reference([chunk_from(cid, got["documents"][i], got["metadatas"][i]) for i, cid in enumerate(got["ids"])],
-                        np.asarray(got["embeddings"], dtype=np.float32))
-        self._reference = (keyword.generation, ref)
-        return ref
 
     # --- index state ------------------------------------------------------------------
     def ensure_ready(self, progress: bool = False) -> None:

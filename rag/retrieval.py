@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -68,19 +67,6 @@ def _with(together: set[str], doc: str) -> set[str]:
     return set(together) if doc in together else set()
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A fixed sample of the index's chunks (and their vectors) that the refusal evidence is
-    measured against once the index outgrows it. The evidence says how far the best passage
-    stands out from the other candidates; in a large index the 40 nearest candidates of any
-    question are close to it, so the same answer would read as weaker evidence the more
-    articles there are. Measured against a sample the size of the indexes the refusal model was
-    fitted on (``evidence_sample``), with the best matches added, it reads the same at any size."""
-
-    chunks: list[Chunk]
-    vectors: np.ndarray  # one row per chunk
-
-
 def hybrid_search(
     store: VectorStore,
     keyword: KeywordIndex,
@@ -91,15 +77,12 @@ def hybrid_search(
     weight_dense: float,
     weight_keyword: float,
     choose: Callable[[list[Hit]], tuple[list[Hit], set[str]]] | None = None,
-    reference: "Reference | None" = None,
 ) -> Retrieved:
     """Top ``k`` chunks by fused score. Every candidate gets both a dense and a keyword
     score (missing dense scores are computed from stored vectors), then each score list is
     z-normalized over the candidate set and the two are mixed with the given weights. ``choose``
     may reorder the fused hits and name documents that count as one with the best for the
-    evidence, like copies of it (rag/recency.py ``prefer_dates``). With a ``reference`` sample
-    smaller than the index, the evidence is measured against the sample instead of the whole
-    index's candidates (see ``Reference``)."""
+    evidence, like copies of it (rag/recency.py ``prefer_dates``)."""
     dense: dict[str, float] = {}
     if weight_dense > 0 or weight_keyword == 0:
         dense = dict(store.nearest(query_vec, min(candidates, len(keyword))))
@@ -124,25 +107,8 @@ def hybrid_search(
     order = np.argsort(-fused, kind="stable")[:k]
     hits = [Hit(chunks[ids[i]], float(fused[i]), float(d[i]), float(kw[i])) for i in order]
     hits, together = choose(hits) if choose else (hits, set())
-    ranked_kw = [c for c in kw_top if c in chunks]
-    if reference is not None and dense and len(keyword) > len(reference.chunks):
-        # measured as if the index held only the reference sample and the best matches
-        bests = [max(dense, key=dense.__getitem__), *ranked_kw[:1]]
-        pool = {c.chunk_id: c for c in reference.chunks} | {c: chunks[c] for c in bests}
-        sims = dict(zip(pool, (reference.vectors @ query_vec).tolist())) | {c: dense.get(c, 0.0) for c in bests}
-        near = heapq.nlargest(candidates, sims, key=sims.__getitem__)
-        ranked_kw = heapq.nlargest(candidates, (c for c in pool if kw_scores.get(c, 0.0) > 0), key=kw_scores.__getitem__)
-        chunks, dense = pool, {c: sims[c] for c in dict.fromkeys([*near, *ranked_kw])}
-    top, gap, spread, margin = evidence(chunks, dense, ranked_kw, kw_scores, keyword, qterms, together)
-    return Retrieved(hits, top, gap, spread, margin)
-
-
-def evidence(chunks: dict[str, Chunk], dense: dict[str, float], ranked_kw: list[str], kw_scores: dict[str, float],
-             keyword: KeywordIndex, qterms: list[str], together: set[str]) -> tuple[float, float, float, float]:
-    """The evidence features (best dense similarity, its gap and spread, the keyword margin),
-    per document (an article's chunks overlap: its best chunk speaks for it), with copies of
-    the best document counted as one with it. ``dense`` holds the candidates' similarities,
-    ``ranked_kw`` the keyword candidates best first."""
+    # The evidence features, per document (an article's chunks overlap: its best chunk speaks
+    # for it), with copies of the best document counted as one with it.
     gap = spread = top = margin = 0.0
     if dense:
         best = max(dense, key=dense.__getitem__)
@@ -155,8 +121,10 @@ def evidence(chunks: dict[str, Chunk], dense: dict[str, float], ranked_kw: list[
         top = sims[0]
         gap = top - float(np.mean(sims[1:])) if len(sims) > 1 else 0.0
         spread = float(np.std(sims))
+    ranked_kw = [c for c in kw_top if c in chunks]
     idf_sum = sum(keyword.idf(t) for t in set(qterms))
     if ranked_kw and idf_sum > 0:
         same = copies([chunks[c] for c in ranked_kw], chunks[ranked_kw[0]]) | _with(together, chunks[ranked_kw[0]].doc_id)
         margin = keyword_lead([(chunks[c].doc_id, kw_scores[c]) for c in ranked_kw], same) / idf_sum
-    return top, gap, spread, margin
+
+    return Retrieved(hits, top, gap, spread, margin, len(keyword))
