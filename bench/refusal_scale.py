@@ -1,18 +1,16 @@
 """Does refusal hold as the index grows? The same questions over a small index and over the same
-index with thousands of other passages in it, with the refusal model's index-size correction
-(rag/answer/refusal.py, fitted by bench/tune_size.py) off and on, side by side in one run.
+index with thousands of other passages in it, side by side in one run.
 
     OMP_NUM_THREADS=2 python bench/refusal_scale.py --squad ../shared/data/arcd/arcd-test.json \\
         --unanswerable ../shared/data/arcd/arcd-train.json \\
         --distractors ../shared/data/tydiqa/tydiqa-goldp-dev-ar.json ../shared/data/mlqa/mlqa-dev-ar.json \\
         --limit 300 --index-dir .sanad/refusal-scale
-    python bench/refusal_scale.py --home .sanad/scale --questions ../shared/data/news/dev-questions.jsonl
 
 The ``--squad`` file's paragraphs are indexed with its questions as the answerable set, the
 ``--unanswerable`` file's questions as the set to refuse (as ``sanad eval --squad X
 --unanswerable Y`` does); then the ``--distractors`` files' paragraphs are added to a second
-index and the same questions are asked again (with ``--home``: an index already built, such as
-bench/news_scale.py's ``--keep``, and its ``--questions``). Prints one table: index, chunks, correction,
+index and the same questions are asked again (over an index already built, such as
+bench/news_scale.py's ``--keep``, ``sanad eval`` does the same). Prints one table: index, chunks,
 F1, EM, answerable refused, refusal recall, hit@1, p50 ms. Nothing is fitted here; use it with
 a test set only as a measure (the refusal model is fitted by bench/tune.py on ARCD-train).
 """
@@ -31,41 +29,32 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def measure(sanad, questions, name: str, paragraphs: int | None, ev) -> list[dict]:
-    """The questions asked with the size correction off, then on."""
-    shipped, rows = sanad.answerer, []
-    for corrected in (False, True):
-        model = shipped.model if corrected else replace(shipped.model, size_slope=0.0)
-        sanad._answerer = sanad.extractive_answerer(shipped.reader, shipped.threshold, model=model)
-        out = ev.run(sanad, questions, progress=sys.stderr.isatty())
-        row = {"index": name, "paragraphs": paragraphs, "chunks": sanad.store.count(), "corrected": corrected,
-               "f1": out["answer"]["f1"], "em": out["answer"]["exact_match"],
-               "false_refusals": out["abstention"].get("false_abstain_rate"),
-               "refusal_recall": out["abstention"].get("recall"),
-               "hit@1": out["retrieval"]["hit@1"], "p50_ms": out["latency_ms"]["p50"]}
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr)
-    sanad._answerer = shipped
-    return rows
+def measure(sanad, questions, name: str, paragraphs: int, ev) -> dict:
+    out = ev.run(sanad, questions, progress=sys.stderr.isatty())
+    row = {"index": name, "paragraphs": paragraphs, "chunks": sanad.store.count(),
+           "f1": out["answer"]["f1"], "em": out["answer"]["exact_match"],
+           "false_refusals": out["abstention"].get("false_abstain_rate"),
+           "refusal_recall": out["abstention"].get("recall"),
+           "hit@1": out["retrieval"]["hit@1"], "p50_ms": out["latency_ms"]["p50"]}
+    print(json.dumps(row), file=sys.stderr)
+    return row
 
 
 def print_table(results: list[dict]) -> None:
-    print("| index | chunks | size correction | F1 | EM | answerable refused | refusal recall | hit@1 | p50 ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| index | chunks | F1 | EM | answerable refused | refusal recall | hit@1 | p50 ms |")
+    print("|---|---|---|---|---|---|---|---|")
     fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
     for r in results:
-        print(f"| {r['index']} | {r['chunks']:,} | {'on' if r['corrected'] else 'off'} | {fmt(r['f1'])} | "
+        print(f"| {r['index']} | {r['chunks']:,} | {fmt(r['f1'])} | "
               f"{fmt(r['em'])} | {fmt(r['false_refusals'])} | {fmt(r['refusal_recall'])} | {fmt(r['hit@1'])} | "
               f"{r['p50_ms']:.0f} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--squad", type=Path, help="SQuAD file: its paragraphs indexed, its questions asked")
-    ap.add_argument("--home", type=Path, help="instead: an index already built (SANAD_HOME), asked --questions")
-    ap.add_argument("--questions", type=Path, help="with --home: the question set (.jsonl, answerable or not)")
+    ap.add_argument("--squad", type=Path, required=True, help="SQuAD file: its paragraphs indexed, its questions asked")
     ap.add_argument("--unanswerable", type=Path, help="questions that must be refused")
-    ap.add_argument("--distractors", type=Path, nargs="+", default=[], help="SQuAD files whose paragraphs are added")
+    ap.add_argument("--distractors", type=Path, nargs="+", required=True, help="SQuAD files whose paragraphs are added")
     ap.add_argument("--limit", type=int, default=0, help="ask at most this many questions of each set (0 = all)")
     ap.add_argument("--index-dir", type=Path, help="keep the two indexes here for reruns")
     ap.add_argument("--json", type=Path, help="also write the metrics here")
@@ -76,16 +65,6 @@ def main() -> None:
     from rag import evaluation as ev
 
     base = load_settings()
-    if args.home:
-        if not args.questions:
-            raise SystemExit("bench/refusal_scale.py: --home needs --questions")
-        sanad = Sanad(load_settings(home=args.home, corpus=""))
-        if sanad.store.count() == 0:
-            raise SystemExit(f"bench/refusal_scale.py: the index in {args.home} is empty")
-        print_table(measure(sanad, ev.read_questions(args.questions), args.home.name, None, ev))
-        return
-    if not (args.squad and args.distractors):
-        raise SystemExit("bench/refusal_scale.py: give --squad and --distractors, or --home and --questions")
     articles, questions = ev.read_squad(args.squad)
     questions = questions[: args.limit] if args.limit else questions
     if args.unanswerable:
@@ -105,7 +84,7 @@ def main() -> None:
             report = sanad.ingest_articles(corpus, progress=False)
             if report.errors:
                 raise SystemExit(f"bench/refusal_scale.py: {len(report.errors)} paragraphs failed to index: {report.errors[:3]}")
-            results += measure(sanad, questions, name, len(corpus), ev)
+            results.append(measure(sanad, questions, name, len(corpus), ev))
     finally:
         if not args.index_dir:
             shutil.rmtree(root, ignore_errors=True)

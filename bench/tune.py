@@ -257,8 +257,7 @@ def main() -> None:
             model.save(path, trained_on=args.squad.name, questions=int(n), suggested_threshold=round(thr, 3),
                        made_by="bench/tune.py")
             key = "abstain_threshold_reader" if mode == "reader" else "abstain_threshold"
-            print(f"wrote {path}; put {key} = {thr:.3f} in config/defaults.toml, then refit the index-size "
-                  "correction: bench/tune_size.py --write")
+            print(f"wrote {path}; put {key} = {thr:.3f} in config/defaults.toml")
 
 
 if __name__ == "__main__":

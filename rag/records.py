@@ -51,7 +51,6 @@ class Retrieved:
     dense_gap: float = 0.0  # best dense similarity minus the mean of the other candidates
     dense_spread: float = 0.0  # standard deviation of the candidates' dense similarities
     keyword_margin: float = 0.0  # best BM25 minus the best of another article, / the question's summed idf
-    index_chunks: int = 0  # chunks in the index searched (the evidence above shrinks as it grows)
 
 
 @dataclass(frozen=True)

@@ -127,4 +127,4 @@ def hybrid_search(
         same = copies([chunks[c] for c in ranked_kw], chunks[ranked_kw[0]]) | _with(together, chunks[ranked_kw[0]].doc_id)
         margin = keyword_lead([(chunks[c].doc_id, kw_scores[c]) for c in ranked_kw], same) / idf_sum
 
-    return Retrieved(hits, top, gap, spread, margin, len(keyword))
+    return Retrieved(hits, top, gap, spread, margin)

@@ -50,25 +50,6 @@ def test_saved_model_loads_with_the_same_probabilities(tmp_path):
     assert [round(again.probability(x), 3) for x in X[:20]] == [round(model.probability(x), 3) for x in X[:20]]
 
 
-def test_the_size_correction_reads_evidence_from_a_larger_index_as_stronger(tmp_path):
-    from dataclasses import replace
-
-    X, y = synthetic()
-    model = replace(abstention.fit(X, y), size_base=200.0, size_slope=0.5)
-    r = Retrieved([], dense_gap=0.05, dense_spread=0.02, keyword_margin=0.1)
-    at = {n: abstention.signals(replace(r, index_chunks=n), 0.4) for n in (9, 200, 2000, 20000)}
-    p = {n: model.probability(sig) for n, sig in at.items()}
-    assert p[9] == p[200] == replace(model, size_slope=0.0).probability(at[20000])  # not larger: unchanged
-    assert p[200] < p[2000] < p[20000]
-    logit = {n: np.log(v / (1 - v)) for n, v in p.items()}
-    assert logit[20000] - logit[200] == pytest.approx(0.5 * np.log(100), rel=1e-6)
-    path = tmp_path / "w.json"
-    model.save(path, made_by="test")
-    again = abstention.AbstentionModel.load(path)
-    assert (again.size_base, again.size_slope) == (200.0, 0.5)
-    assert again.probability(at[20000]) == pytest.approx(p[20000])
-
-
 def test_a_model_fitted_for_other_features_is_refused(tmp_path):
     path = tmp_path / "old.json"
     path.write_text('{"features": ["dense_gap"], "mean": [0], "scale": [1], "weights": [1], "bias": 0}')
@@ -137,68 +118,3 @@ def test_shipped_model_answers_seeds_questions_and_refuses_others(seeded):
     for q in other:
         a = seeded.ask(q)
         assert a.abstained and 0 <= a.confidence < threshold, q
-
-
-
-def filler_news(n: int, seed: int = 1):
-    """Other news (templates of four kinds, one of them banking) to grow an index around the seeds."""
-    import random
-
-    from rag.records import Article
-
-    topics = (
-        ("بنك {city} التجاري", ["أعلن بنك {city} التجاري عن ارتفاع أرباحه الفصلية بنسبة {n} في المئة.",
-                               "وقال رئيس مجلس إدارة البنك إن القروض الممنوحة للشركات الصغيرة زادت خلال العام.",
-                               "وبلغت ودائع العملاء {n} مليار ريال بحسب البيان الصادر عن البنك."]),
-        ("نادي {city} الرياضي", ["فاز نادي {city} على منافسه بنتيجة {k} مقابل هدف في الدوري المحلي.",
-                                "وسجل المهاجم الهدف الحاسم في الدقيقة {n} من المباراة.",
-                                "وأشاد المدرب بأداء اللاعبين الشباب في الشوط الثاني."]),
-        ("طقس {city}", ["توقعت هيئة الأرصاد هطول أمطار غزيرة على مدينة {city} خلال الأيام المقبلة.",
-                        "وقد تصل درجات الحرارة إلى {n} درجة مئوية في المناطق الداخلية.",
-                        "ونصحت الهيئة السائقين بتوخي الحذر على الطرق السريعة بسبب الضباب."]),
-        ("مستشفى {city}", ["افتتح مستشفى {city} العام قسما جديدا لعلاج أمراض القلب بسعة {n} سريرا.",
-                           "وأجرى الفريق الطبي أكثر من {n} عملية جراحية منذ بداية العام.",
-                           "ودعت وزارة الصحة المواطنين إلى إجراء الفحوص الدورية."]),
-    )
-    cities = ("جدة", "الرياض", "الدمام", "مكة", "المدينة", "أبها", "تبوك", "حائل", "جازان", "نجران", "الطائف", "بريدة")
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        title, sents = topics[i % len(topics)]
-        city = rng.choice(cities)
-        text = " ".join(s.format(city=city, n=rng.randint(5, 95), k=rng.randint(2, 5)) for s in sents)
-        out.append(Article(doc_id=f"filler-{i}", title=f"{title.format(city=city)} {i}", text=text))
-    return out
-
-
-def test_answers_read_the_size_of_the_index_they_come_from(make_sanad, tmp_path):
-    """Retrieval reports how many chunks it searched; the answerer's confidence applies the
-    size correction for it, and only past the size the model was fitted at."""
-    from dataclasses import replace
-
-    from config import SEEDS_DIR
-    from rag.loaders import load_corpus
-    from rag.records import Article
-
-    seeds = [a for a in load_corpus(SEEDS_DIR, 10**7) if isinstance(a, Article)]
-    questions = ["من هو محافظ البنك المركزي؟", "كم عدد سكان الصين؟"]
-    for grown in (False, True):
-        sanad = make_sanad(home=tmp_path / f"grown-{grown}", corpus="")
-        sanad.ingest_articles(seeds + (filler_news(120) if grown else []))
-        n = sanad.store.count()
-        shipped = sanad.answerer
-        model = replace(shipped.model, size_base=60.0, size_slope=1.0)
-        flat = replace(model, size_slope=0.0)
-        for q in questions:
-            r = sanad.retrieve(q)
-            assert r.index_chunks == n
-            sanad._answerer = sanad.extractive_answerer(shipped.reader, shipped.threshold, model=model)
-            with_size = sanad.ask(q).confidence
-            sanad._answerer = sanad.extractive_answerer(shipped.reader, shipped.threshold, model=flat)
-            without = sanad.ask(q).confidence
-            if not grown:  # the seeds alone: smaller than size_base, nothing changes
-                assert n < 60 and with_size == without, q
-            else:
-                assert n > 60
-                logit = lambda p: np.log(p / (1 - p))  # noqa: E731
-                assert logit(with_size) - logit(without) == pytest.approx(np.log(n / 60), abs=1e-3), q

@@ -15,14 +15,7 @@ over a corpus of a few articles (the bundled seeds), so they are left out.
 Fitted on ARCD-train by ``python bench/tune.py --write`` (three quarters of the articles
 indexed, the other quarter's questions as the ones to refuse, four ways); at run time only
 ``AbstentionModel.load`` and ``probability`` are used. The refusal threshold on the
-probability is the setting ``abstain_threshold``.
-
-Those indexes hold about 200 chunks. In a larger index every question's candidates are nearer
-to it, so the dense gap and the keyword margin shrink for answerable and unanswerable questions
-alike, and the same threshold refuses more and more answerable ones. ``bench/tune_size.py``
-refits one number on the same questions over indexes grown with thousands of other Arabic
-paragraphs: the slope of a log-odds correction in ln(index chunks / fitted size)
-(``size_slope``, ``size_base``); it is 0 for an index no larger than the fitted ones."""
+probability is the setting ``abstain_threshold``."""
 
 from __future__ import annotations
 
@@ -49,7 +42,7 @@ def signals(retrieved: Retrieved, coverage: float, reader_margin: float = 0.0, l
     the model reads them at their mean (docs/quality.md, "Questions as people write them")."""
     r = retrieved
     out = {"dense_gap": r.dense_gap, "coverage": coverage, "dense_spread": r.dense_spread,
-           "keyword_margin": r.keyword_margin, "reader_margin": reader_margin, "index_chunks": r.index_chunks}
+           "keyword_margin": r.keyword_margin, "reader_margin": reader_margin}
     if not lexical:
         out.update({k: float("nan") for k in LEXICAL})
     return out
@@ -67,25 +60,13 @@ class AbstentionModel:
     weights: np.ndarray
     bias: float
     names: tuple[str, ...] = FEATURES
-    # the index-size correction (bench/tune_size.py): in an index of n chunks larger than
-    # size_base, size_slope * ln(n / size_base) is added to the log-odds
-    size_base: float = 0.0
-    size_slope: float = 0.0
 
-    def probability(self, x: np.ndarray | dict, index_chunks: int = 0) -> float:
-        """The probability that the passages answer; a signals dict carries its index size."""
+    def probability(self, x: np.ndarray | dict) -> float:
         if isinstance(x, dict):
-            index_chunks = int(x.get("index_chunks", 0))
             x = features(x, self.names)
         std = np.nan_to_num((x - self.mean) / self.scale, nan=0.0)  # an unknown signal counts as its mean
-        z = float(std @ self.weights + self.bias) + self.size_slope * self.growth(index_chunks)
+        z = float(std @ self.weights + self.bias)
         return 1.0 / (1.0 + np.exp(-z))
-
-    def growth(self, index_chunks: int) -> float:
-        """How much larger than the fitted indexes this one is: ln(n / size_base), 0 when not larger."""
-        if self.size_base <= 0 or index_chunks <= self.size_base:
-            return 0.0
-        return float(np.log(index_chunks / self.size_base))
 
     def save(self, path: Path, **about) -> None:
         doc = {
@@ -95,7 +76,6 @@ class AbstentionModel:
             "scale": [round(float(v), 6) for v in self.scale],
             "weights": [round(float(v), 5) for v in self.weights],
             "bias": round(float(self.bias), 5),
-            **({"size_base": self.size_base, "size_slope": round(self.size_slope, 5)} if self.size_base else {}),
         }
         path.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
@@ -110,8 +90,7 @@ class AbstentionModel:
         if names not in (FEATURES, READER_FEATURES) or (reader and names != expected):
             raise ValueError(f"{path} was fitted for other features; rerun bench/tune.py --write")
         return AbstentionModel(
-            np.array(raw["mean"]), np.array(raw["scale"]), np.array(raw["weights"]), float(raw["bias"]), names,
-            float(raw.get("size_base", 0.0)), float(raw.get("size_slope", 0.0)),
+            np.array(raw["mean"]), np.array(raw["scale"]), np.array(raw["weights"]), float(raw["bias"]), names
         )
 
 
