@@ -203,8 +203,10 @@ class MsaForm:
     rewritten: bool  # whether the lexicon changed anything
 
 
+@lru_cache(maxsize=1024)
 def msa_form(question: str) -> MsaForm:
-    """The question with the lexicon's MSA roles (module docstring)."""
+    """The question with the lexicon's MSA roles (module docstring). Cached: one question is
+    read by retrieval and by question analysis (its type, measure and parse)."""
     lex = lexicon()
     if not is_arabic(question):
         return _english(question, lex)
