@@ -29,8 +29,6 @@ def test_english_question_the_sources_do_not_answer_is_refused(seeded):
     assert a.abstained and a.citations == [] and a.answer.startswith("I could not find")
 
 
-@pytest.mark.xfail(strict=True, reason="refused (confidence ~0.56 < 0.692): the MSA form «أين زار الوزير الروسي؟» "
-                                       "is refused too; the reader's margin on «لطهران» is low (#23, #24)")
 def test_levantine_where_did_the_minister_go(seeded):
     a = seeded.ask("الوزير الروسي راح فين؟")
     assert not a.abstained and "طهران" in a.answer

@@ -231,3 +231,26 @@ def test_dense_search_reads_a_dialect_question_with_its_msa_form(seeded):
     assert float(mixed @ target) > float(own @ target) + 0.005
     for q in (msa, "Who is the Iranian interior minister?"):  # as written: MSA and English
         assert np.array_equal(seeded.question_vector(q), emb.embed_query(q))
+
+
+def test_dialect_and_english_questions_are_judged_by_the_varieties_model(seeded):
+    """With the reader, a question not in MSA gets the refusal model fitted on English and dialect
+    questions (bench/tune_varieties.py): a dialect question's word-matching evidence measured after
+    the lexicon, an English question's unknown; an MSA question keeps the MSA model."""
+    import numpy as np
+
+    from rag.answer.question import Question
+
+    ans = seeded.answerer
+    assert ans.varieties_model is not ans.model and ans.varieties_model.names == ans.model.names
+    for text, variety in (("مين اللي وقّع اتفاقية التعاون بين شرطة البلدين؟", "dialect"),
+                          ("Who signed the police cooperation agreement?", "english"),
+                          ("من وقع اتفاقية التعاون بين شرطة البلدين؟", "msa")):
+        q = Question.parse(text)
+        assert q.variety == variety
+        retrieved = seeded.retrieve(text)
+        choice = ans.choose(q, ans.sentences(q, retrieved.hits))
+        sig = ans.signals(choice, retrieved, q)
+        assert np.isnan(sig["coverage"]) == (variety == "english") and np.isfinite(sig["dense_gap"])
+        model = ans.model if variety == "msa" else ans.varieties_model
+        assert ans.confidence(choice, retrieved, q) == model.probability(sig)

@@ -23,7 +23,7 @@ from typing import Callable, Protocol
 
 from rag.answer.question import Question
 from rag.answer.reader import Reader, Span
-from rag.answer.refusal import AbstentionModel, signals
+from rag.answer.refusal import VARIETIES_WEIGHTS_FILE, AbstentionModel, signals
 from rag.answer.sentences import Sentence, rank_sentences
 from rag.answer.span_ranker import extract_span
 from rag.answer.support import same_answer_sentences, shares_word
@@ -124,17 +124,24 @@ class ExtractiveAnswerer:
         unsure_margin: float = float("-inf"),
         related_on_refusal: float = 1.0,
         varieties_threshold: float | None = None,
+        varieties_model: AbstentionModel | None = None,
     ):
         self.idf = idf
         self.threshold = threshold
-        # dialect and English questions: their word-matching evidence is unknown, so more is asked of the rest
-        self.varieties_threshold = threshold if varieties_threshold is None else max(threshold, varieties_threshold)
         self.max_citations = citations
         self.reader = reader
         self.reader_sentences = reader_sentences
         self.unsure_margin = unsure_margin  # below it on every sentence read, the next one is read too
         self.related_on_refusal = related_on_refusal  # a refusal this close to answering shows what it found
         self.model = model or AbstentionModel.load(reader=reader is not None)
+        # English and dialect questions: with the reader, their own model and threshold
+        # (rag/answer/refusal.py, bench/tune_varieties.py); without it, the MSA model and threshold
+        # with their word-matching evidence unknown
+        self.varieties_model = self.model
+        self.varieties_threshold = threshold
+        if reader is not None:
+            self.varieties_model = varieties_model or AbstentionModel.load(VARIETIES_WEIGHTS_FILE, reader=True)
+            self.varieties_threshold = threshold if varieties_threshold is None else varieties_threshold
 
     def sentences(self, question: str | Question, hits: list[Hit]) -> list[Sentence]:
         """The sentences of ``hits``, best first (rag/answer/sentences.py)."""
@@ -189,18 +196,20 @@ class ExtractiveAnswerer:
             return False
         return any(override(q, text, rule, reader_text, sp) for override in OVERRIDES.values())
 
-    @staticmethod
-    def signals(choice: Choice, retrieved: Retrieved, q: Question | None = None) -> dict[str, float]:
+    def signals(self, choice: Choice, retrieved: Retrieved, q: Question | None = None) -> dict[str, float]:
         """The refusal model's inputs: the retrieval evidence, the chosen sentence's coverage
-        and the reader's margin (rag/answer/refusal.py). For a question not written in MSA the
-        word-matching signals (coverage, keyword margin) are unknown rather than low: its
-        words differ from the article's by construction (rag/answer/refusal.py, LEXICAL)."""
-        return signals(retrieved, choice.sentence.coverage, choice.margin,
-                       lexical=q is None or q.variety == "msa")
+        and the reader's margin (rag/answer/refusal.py). The word-matching signals (coverage,
+        keyword margin) are unknown rather than low for an English question, whose words are
+        never the article's, and for a dialect one when no model was fitted for dialects (no
+        reader): rag/answer/refusal.py, LEXICAL."""
+        unknown = q is not None and (q.variety == "english" or (q.variety == "dialect" and self.reader is None))
+        return signals(retrieved, choice.sentence.coverage, choice.margin, lexical=not unknown)
 
     def confidence(self, choice: Choice, retrieved: Retrieved, q: Question | None = None) -> float:
-        """Probability that the passages answer the question (rag/answer/refusal.py)."""
-        return self.model.probability(self.signals(choice, retrieved, q))
+        """Probability that the passages answer the question (rag/answer/refusal.py): the MSA
+        model's, or for a question not in MSA the varieties model's."""
+        model = self.model if q is None or q.variety == "msa" else self.varieties_model
+        return model.probability(self.signals(choice, retrieved, q))
 
     def evidence(self, question: str, retrieved: Retrieved) -> dict[str, float] | None:
         """The refusal model's inputs for a question (bench/tune.py fits on them)."""

@@ -12,7 +12,13 @@ per document, and documents that copy the best passage count as one with it
 z-scores separated ARCD's questions a little better but refused plainly answerable questions
 over a corpus of a few articles (the bundled seeds), so they are left out.
 
-Fitted on ARCD-train by ``python bench/tune.py --write`` (three quarters of the articles
+Questions not written in MSA have their own model over the same five signals
+(``VARIETIES_WEIGHTS_FILE``, fitted on English and dialect questions by
+``bench/tune_varieties.py``): a dialect question's coverage is measured after the varieties
+lexicon and runs lower than an MSA question's for the same evidence, and an English question's
+word-matching signals are unknown.
+
+The MSA models are fitted on ARCD-train by ``python bench/tune.py --write`` (three quarters of the articles
 indexed, the other quarter's questions as the ones to refuse, four ways); at run time only
 ``AbstentionModel.load`` and ``probability`` are used. The refusal threshold on the
 probability is the setting ``abstain_threshold``."""
@@ -33,6 +39,8 @@ LEXICAL = ("coverage", "keyword_margin")  # word-matching signals: unknown (NaN)
 READER_FEATURES = (*FEATURES, "reader_margin")  # with the trained reader's span margin
 WEIGHTS_FILE = Path(__file__).with_name("refusal_weights.json")
 READER_WEIGHTS_FILE = Path(__file__).with_name("refusal_reader_weights.json")
+# the same five signals, fitted on English and dialect questions (bench/tune_varieties.py)
+VARIETIES_WEIGHTS_FILE = Path(__file__).with_name("refusal_varieties_weights.json")
 
 
 def signals(retrieved: Retrieved, coverage: float, reader_margin: float = 0.0, lexical: bool = True) -> dict[str, float]:
