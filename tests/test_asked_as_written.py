@@ -24,6 +24,14 @@ def test_english_question_answers_with_the_arabic_span(seeded):
     assert a.citations[0].doc_id == "sanad-demo-book-fair" and "دار نشر" in a.citations[0].quote
 
 
+def test_english_question_is_read_past_the_chunks_first_sentences(seeded):
+    """An English question's words rank no Arabic sentence, so the reader reads more of them
+    (extractive.UNRANKED_SENTENCES); with two it answered «اليونان» from the sentence before."""
+    a = seeded.ask("Who won the prize for the best novel at the book fair?")
+    assert not a.abstained and a.answer == "ليلى منصور"
+    assert "بجائزة المعرض لأفضل رواية" in a.citations[0].quote
+
+
 def test_english_question_the_sources_do_not_answer_is_refused(seeded):
     a = seeded.ask("Who won the football world cup?")
     assert a.abstained and a.citations == [] and a.answer.startswith("I could not find")

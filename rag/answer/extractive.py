@@ -42,6 +42,7 @@ ABSTAIN_EN = "I could not find the answer to this question in the available sour
 
 RANK_WEIGHT = 15.0  # ranking score (0..~1.2) against reader margin (logits) when choosing the sentence
 RULE_TYPES = frozenset({"when", "yesno"})  # question types whose span the rules give even with the reader
+UNRANKED_SENTENCES = 6  # sentences the reader reads for a question whose words cannot rank them (English)
 RULE_SLACK = 1.0  # a rule's span wins when the reader scores it within this much of its own best span
 
 
@@ -154,15 +155,17 @@ class ExtractiveAnswerer:
             span = extract_span(q, sents[0].text, self.idf)
             best = sents[0]
             return Choice(best, span, "rules", rules_text=best.text[span[0] : span[1]] if span else best.text)
+        # an English question's words never rank an Arabic sentence: the reader reads more of them
+        read = self.reader_sentences if q.variety != "english" else max(self.reader_sentences, UNRANKED_SENTENCES)
         top: list[Sentence] = []
         for s in sents:  # overlapping chunks repeat sentences: read each text once
             if all(s.text != t.text for t in top):
                 top.append(s)
-                if len(top) == self.reader_sentences + 1:
+                if len(top) == read + 1:
                     break
-        spans, rules = self._read(q, top[: self.reader_sentences])
-        if len(top) > self.reader_sentences and max(sp.margin for sp in spans) < self.unsure_margin:
-            more, more_rules = self._read(q, top[self.reader_sentences :])  # unsure of both: one more
+        spans, rules = self._read(q, top[:read])
+        if len(top) > read and max(sp.margin for sp in spans) < self.unsure_margin:
+            more, more_rules = self._read(q, top[read:])  # unsure of both: one more
             spans, rules = spans + more, rules + more_rules
         top = top[: len(spans)]
         i = max(range(len(top)), key=lambda j: spans[j].margin + RANK_WEIGHT * top[j].score)
