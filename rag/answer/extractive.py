@@ -125,7 +125,6 @@ class ExtractiveAnswerer:
         unsure_margin: float = float("-inf"),
         related_on_refusal: float = 1.0,
         varieties_threshold: float | None = None,
-        varieties_model: AbstentionModel | None = None,
     ):
         self.idf = idf
         self.threshold = threshold
@@ -138,11 +137,9 @@ class ExtractiveAnswerer:
         # English and dialect questions: with the reader, their own model and threshold
         # (rag/answer/refusal.py, bench/tune_varieties.py); without it, the MSA model and threshold
         # with their word-matching evidence unknown
-        self.varieties_model = self.model
-        self.varieties_threshold = threshold
-        if reader is not None:
-            self.varieties_model = varieties_model or AbstentionModel.load(VARIETIES_WEIGHTS_FILE, reader=True)
-            self.varieties_threshold = threshold if varieties_threshold is None else varieties_threshold
+        own = reader is not None
+        self.varieties_model = AbstentionModel.load(VARIETIES_WEIGHTS_FILE, reader=True) if own else self.model
+        self.varieties_threshold = varieties_threshold if own and varieties_threshold is not None else threshold
 
     def sentences(self, question: str | Question, hits: list[Hit]) -> list[Sentence]:
         """The sentences of ``hits``, best first (rag/answer/sentences.py)."""
