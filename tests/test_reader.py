@@ -219,3 +219,49 @@ def test_readers_loading_at_once_each_get_one_dtype(base_dir, tmp_path, cache_di
     for r in readers:
         assert {p.dtype for p in r._model.parameters()} == {torch.bfloat16}
     assert torch.get_default_dtype() == torch.float32
+
+
+def test_passage_windows_cover_a_long_chunk_in_sentence_runs_with_one_of_overlap():
+    from rag.answer.extractive import passage_windows
+    from rag.chunking import split_sentences
+
+    short = "جملة أولى. جملة ثانية."
+    assert passage_windows(short, 1000) == [(0, len(short))]
+    text = " ".join(f"الجملة رقم {i} تقول شيئا مختلفا عن غيرها." for i in range(40))
+    windows = passage_windows(text, 300)
+    sents = split_sentences(text)
+    assert len(windows) > 1 and windows[0][0] == sents[0][0] and windows[-1][1] == sents[-1][1]
+    for (s0, e0), (s1, _) in zip(windows, windows[1:]):
+        assert e0 - s0 <= 300
+        # the next window starts with the last sentence of this one
+        assert s1 == max(s for s, e in sents if e <= e0)
+    assert all((s, e) in {(a, b) for a, b in sents} or any(a == s for a, _ in sents) for s, e in windows)
+
+
+def test_the_reader_reads_whole_chunks_when_asked_to(seeded):
+    """reader_reads = "passages": the reader reads the best chunks whole (one window each, at
+    the passage length) and the quoted sentence is the one that holds its span."""
+    from rag.answer.extractive import PASSAGE_MAX_LENGTH, ExtractiveAnswerer
+    from rag.answer.question import Question
+
+    real, calls = seeded.answerer.reader, []
+
+    class Recording:
+        def read(self, question, windows, others=None, regions=None, max_length=R.MAX_LENGTH):
+            calls.append((list(windows), max_length))
+            return real.read(question, windows, others, regions, max_length)
+
+    question = "من هو وزير الداخلية الروسي؟"
+    q = Question.parse(question)
+    hits = seeded.retrieve(question).hits
+    sents = seeded.answerer.sentences(q, hits)
+    answerer = ExtractiveAnswerer(seeded.idf, 0.0, reader=Recording(), reads="passages", reader_passages=2)
+    choice = answerer.choose(q, sents)
+    (windows, max_length), = calls
+    chunks = list(dict.fromkeys(s.hit.chunk.chunk_id for s in sents))[:2]
+    texts = {h.chunk.chunk_id: h.chunk.text for h in hits}
+    assert windows == [texts[c] for c in chunks] and max_length == PASSAGE_MAX_LENGTH
+    assert "كولوكولتسيف" in choice.text and choice.text in choice.sentence.text
+    assert choice.sentence.hit.chunk.chunk_id in chunks
+    with pytest.raises(ValueError, match="reader_reads"):
+        ExtractiveAnswerer(seeded.idf, 0.0, reader=real, reads="paragraphs")

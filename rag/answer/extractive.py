@@ -34,6 +34,7 @@ from rag.answer.span_rules import (
     subject_span,
     tidy,
 )
+from rag.chunking import split_sentences
 from rag.normalize import is_arabic
 from rag.records import Answer, Citation, Hit, Retrieved
 
@@ -44,6 +45,8 @@ RANK_WEIGHT = 15.0  # ranking score (0..~1.2) against reader margin (logits) whe
 RULE_TYPES = frozenset({"when", "yesno"})  # question types whose span the rules give even with the reader
 UNRANKED_SENTENCES = 6  # sentences the reader reads for a question whose words cannot rank them (English)
 RULE_SLACK = 1.0  # a rule's span wins when the reader scores it within this much of its own best span
+PASSAGE_MAX_LENGTH = 384  # question + passage window, in pieces, when the reader reads passages
+PASSAGE_WINDOW_CHARS = 1000  # a chunk longer than this is read in sentence-aligned windows of at most this
 
 
 def _shares_number(a: str, b: str) -> bool:
@@ -86,6 +89,25 @@ def abstain_message(question: str) -> str:
     return ABSTAIN_AR if is_arabic(question) else ABSTAIN_EN
 
 
+def passage_windows(text: str, max_chars: int) -> list[tuple[int, int]]:
+    """(start, end) of the windows the reader reads a chunk in: the whole text when it fits
+    ``max_chars``, else runs of whole sentences of at most that many characters, each next run
+    starting with the last sentence of the one before (a sentence longer than that alone)."""
+    if len(text) <= max_chars:
+        return [(0, len(text))]
+    sents = split_sentences(text) or [(0, len(text))]
+    out, i = [], 0
+    while i < len(sents):
+        j = i
+        while j + 1 < len(sents) and sents[j + 1][1] - sents[i][0] <= max_chars:
+            j += 1
+        out.append((sents[i][0], sents[j][1]))
+        if j + 1 >= len(sents):
+            break
+        i = j if j > i else j + 1  # one sentence of overlap, unless the run was one sentence
+    return out
+
+
 class Answerer(Protocol):
     name: str
 
@@ -125,6 +147,9 @@ class ExtractiveAnswerer:
         unsure_margin: float = float("-inf"),
         related_on_refusal: float = 1.0,
         varieties_threshold: float | None = None,
+        reads: str = "sentences",
+        reader_passages: int = 2,
+        passage_rank_weight: float = 0.0,
     ):
         self.idf = idf
         self.threshold = threshold
@@ -133,6 +158,11 @@ class ExtractiveAnswerer:
         self.reader_sentences = reader_sentences
         self.unsure_margin = unsure_margin  # below it on every sentence read, the next one is read too
         self.related_on_refusal = related_on_refusal  # a refusal this close to answering shows what it found
+        if reads not in ("sentences", "passages"):
+            raise ValueError(f"reader_reads must be 'sentences' or 'passages', not {reads!r}")
+        self.reads = reads  # what the reader reads: the best-ranked sentences, or the best chunks whole
+        self.reader_passages = reader_passages
+        self.passage_rank_weight = passage_rank_weight  # the held sentence's ranking score beside the reader margin
         self.model = model or AbstentionModel.load(reader=reader is not None)
         # English and dialect questions: with the reader, their own model and threshold
         # (rag/answer/refusal.py, bench/tune_varieties.py); without it, the MSA model and threshold
@@ -152,6 +182,8 @@ class ExtractiveAnswerer:
             span = extract_span(q, sents[0].text, self.idf)
             best = sents[0]
             return Choice(best, span, "rules", rules_text=best.text[span[0] : span[1]] if span else best.text)
+        if self.reads == "passages":
+            return self._choose_passage(q, sents)
         # an English question's words never rank an Arabic sentence: the reader reads more of them
         read = self.reader_sentences if q.variety != "english" else max(self.reader_sentences, UNRANKED_SENTENCES)
         top: list[Sentence] = []
@@ -177,6 +209,41 @@ class ExtractiveAnswerer:
         if self.rules_win(q, best.text, rule, reader_text, sp):
             return Choice(best, rule, "rules", sp.margin, reader_text, rules_text)
         return Choice(best, reader_span, "reader", sp.margin, reader_text, rules_text)
+
+    def _choose_passage(self, q: Question, sents: list[Sentence]) -> Choice:
+        """The reader reads the ``reader_passages`` best chunks whole (chunks in the order of
+        their best sentence; a long chunk in sentence-aligned windows) and its best span over
+        all of them answers; the quoted sentence is the one that holds the span's start."""
+        chunks: list = []
+        for s in sents:
+            if all(s.hit.chunk.chunk_id != c.chunk_id for c in chunks):
+                chunks.append(s.hit.chunk)
+                if len(chunks) == self.reader_passages:
+                    break
+        windows = [(c, ws, we) for c in chunks for ws, we in passage_windows(c.text, PASSAGE_WINDOW_CHARS)]
+        spans = self.reader.read(reader_text(q), [c.text[ws:we] for c, ws, we in windows],
+                                 max_length=PASSAGE_MAX_LENGTH)
+        own = {c.chunk_id: [s for s in sents if s.hit.chunk.chunk_id == c.chunk_id] for c in chunks}
+
+        def holding(j: int) -> Sentence:  # the sentence of window j's chunk that holds its span's start
+            chunk, ws, _ = windows[j]
+            at = chunk.start + ws + spans[j].start
+            mine = own[chunk.chunk_id]
+            return next((s for s in mine if s.start <= at < s.end), None) or min(mine, key=lambda s: abs(s.start - at))
+
+        held = [holding(j) for j in range(len(spans))]
+        i = max(range(len(spans)), key=lambda j: spans[j].margin + self.passage_rank_weight * held[j].score)
+        (chunk, ws, _), sp, best = windows[i], spans[i], held[i]
+        at = chunk.start + ws + sp.start  # article offsets of the span
+        lo = max(at, best.start) - best.start
+        hi = min(chunk.start + ws + sp.end, best.end) - best.start
+        reader_span = tidy(best.text, (lo, hi)) if hi > lo else None
+        reader_text_ = best.text[reader_span[0] : reader_span[1]] if reader_span else ""
+        rule = extract_span(q, best.text, self.idf)
+        rules_text = best.text[rule[0] : rule[1]] if rule else best.text
+        if self.rules_win(q, best.text, rule, reader_text_, sp):
+            return Choice(best, rule, "rules", sp.margin, reader_text_, rules_text)
+        return Choice(best, reader_span, "reader", sp.margin, reader_text_, rules_text)
 
     def _read(self, q: Question, sents: list[Sentence]) -> tuple[list[Span], list[tuple[int, int] | None]]:
         """The reader's span of each sentence, and the rules' span it also scores."""

@@ -270,9 +270,10 @@ class Reader:
         self._model, self._tokenizer = model, tokenizer
 
     def read(self, question: str, windows: list[str], others: list[tuple[int, int] | None] | None = None,
-             regions: list[tuple[int, int] | None] | None = None) -> list[Span]:
+             regions: list[tuple[int, int] | None] | None = None, max_length: int = MAX_LENGTH) -> list[Span]:
         """The best span of each window for ``question`` (and the score of ``others[i]``, a
-        character span of window i, and the best span inside ``regions[i]``, when given)."""
+        character span of window i, and the best span inside ``regions[i]``, when given); a
+        window is cut to ``max_length`` pieces with the question."""
         import torch
 
         if not windows:
@@ -284,7 +285,7 @@ class Reader:
             with per_pass(torch.set_num_threads if self.threads == 0 else None):
                 spans = []
                 for i, window in enumerate(windows):  # one pass each: no padding to the longest window
-                    enc = encode(self._tokenizer, [question], [window])
+                    enc = encode(self._tokenizer, [question], [window], max_length)
                     with torch.inference_mode():
                         out = self._model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
                     (span,) = best_spans(enc, out.start_logits, out.end_logits, [window],

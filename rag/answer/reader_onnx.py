@@ -275,8 +275,8 @@ class OnnxReader:
             self._sessions[threads] = s
         return s
 
-    def encode(self, question: str, window: str) -> Encoded:
-        return self._tokenizer.encode([question], [window])
+    def encode(self, question: str, window: str, max_length: int = MAX_LENGTH) -> Encoded:
+        return self._tokenizer.encode([question], [window], max_length)
 
     def logits(self, enc: Encoded, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Start and end logits (B, S) of an encoded batch."""
@@ -286,17 +286,19 @@ class OnnxReader:
             ["logits"], {"inputs_embeds": embeds, "attention_mask": enc["attention_mask"].astype(np.int32)})
         return out[..., 0], out[..., 1]
 
-    def _span(self, question: str, window: str, i: int, threads: int, others, regions) -> Span:
-        enc = self.encode(question, window)  # one pass each: no padding to the longest window
+    def _span(self, question: str, window: str, i: int, threads: int, others, regions,
+              max_length: int = MAX_LENGTH) -> Span:
+        enc = self.encode(question, window, max_length)  # one pass each: no padding to the longest window
         starts, ends = self.logits(enc, threads)
         (span,) = best_spans(enc, starts, ends, [window], others=[others[i]] if others else None,
                              regions=[regions[i]] if regions else None)
         return replace(span, window=i)
 
     def read(self, question: str, windows: list[str], others: list[tuple[int, int] | None] | None = None,
-             regions: list[tuple[int, int] | None] | None = None) -> list[Span]:
+             regions: list[tuple[int, int] | None] | None = None, max_length: int = MAX_LENGTH) -> list[Span]:
         """The best span of each window for ``question`` (and the score of ``others[i]``, a
-        character span of window i, and the best span inside ``regions[i]``, when given)."""
+        character span of window i, and the best span inside ``regions[i]``, when given); a
+        window is cut to ``max_length`` pieces with the question."""
         if not windows:
             return []
         with self._lock:
@@ -309,16 +311,16 @@ class OnnxReader:
             with per_pass(None):
                 n = chosen[-1]
                 if self.parallel == "sessions":
-                    return [self._span(question, w, i, n, others, regions) for i, w in enumerate(windows)]
+                    return [self._span(question, w, i, n, others, regions, max_length) for i, w in enumerate(windows)]
                 if n == 1 or len(windows) == 1:
-                    return [self._span(question, w, i, 1, others, regions) for i, w in enumerate(windows)]
+                    return [self._span(question, w, i, 1, others, regions, max_length) for i, w in enumerate(windows)]
                 if self._pool is None:
                     from concurrent.futures import ThreadPoolExecutor
 
                     self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="reader")
                 spans = []
                 for lo in range(0, len(windows), n):  # at most n windows at once (ORT runs release the GIL)
-                    spans += self._pool.map(lambda i: self._span(question, windows[i], i, 1, others, regions),
+                    spans += self._pool.map(lambda i: self._span(question, windows[i], i, 1, others, regions, max_length),
                                             range(lo, min(lo + n, len(windows))))
                 return spans
 
