@@ -10,7 +10,7 @@ The paragraph is cut into windows of whole sentences of at most ``--max-chars`` 
 consecutive windows sharing one sentence (Sanad's own chunker), each read with the question
 by the shipped reader (onnxruntime, one thread); the answer is the best-scoring span of any
 window (start + end logit, as Hugging Face's ``postprocess_qa_predictions`` compares windows),
-a window longer than 256 pieces cut as at run time. ``arcd-train-heldout`` keeps only the
+a window longer than ``--max-length`` pieces (256) cut. ``arcd-train-heldout`` keeps only the
 ARCD-train titles the shipped reader held out (bench/train_reader.py's ``--dev-share 0.2``
 split); TyDi-ar dev and MLQA-ar dev were in its training data (docs/training.md), so their rows
 say how well it learnt them, not how it reads new text. F1/EM are SQuAD's, over Sanad's
@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument("--max-chars", type=int, nargs="+", default=[1000])
     ap.add_argument("--limit", type=int, default=0, help="at most this many questions a set")
     ap.add_argument("--weights", type=Path, help="other reader weights (default: the shipped reader's)")
+    ap.add_argument("--max-length", type=int, default=256, help="question + window, in pieces (a longer window is cut)")
     ap.add_argument("--out", type=Path, default=Path("out/reader_gold.json"))
     args = ap.parse_args()
 
@@ -74,7 +75,7 @@ def main() -> None:
             f1s, ems, windows, t0 = [], [], 0, time.perf_counter()
             for context, question, answers in qs:
                 texts = [c.text for c in paragraph_chunks("", context, max_chars)]
-                spans = reader.read(question, texts)
+                spans = reader.read(question, texts, max_length=args.max_length)
                 best = max(spans, key=lambda s: s.score)
                 pred = texts[best.window][best.start : best.end]
                 f1s.append(max(f1(pred, [a]) for a in answers))

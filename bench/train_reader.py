@@ -300,6 +300,28 @@ def evaluate(model, tokenizer, dev, limit: int = 10_000, passage_chars: int = 0,
             "dev_null": round(nulls / k, 4)}
 
 
+def export_checkpoint(work: Path, out: Path, layers: int) -> None:
+    """The trained tensors of a run's last checkpoint as a reader weights file (the run may go
+    on): to measure a run in progress, or keep what a stopped one reached."""
+    import torch
+
+    ckpt = work / "checkpoint.pt"
+    if not ckpt.exists():
+        raise SystemExit(f"{ckpt} does not exist")
+    state = torch.load(ckpt, weights_only=False, map_location="cpu")
+    base_dir = Path(Embedder(load_settings()).model_path())
+    base = R.base_sha256(base_dir)
+    if state["base"] != base:
+        raise SystemExit(f"{ckpt} was trained over base {state['base'][:12]}, not {base[:12]}")
+    model, _ = R.load_base(base_dir)
+    pdict = dict(model.named_parameters())
+    with torch.no_grad():
+        for k, v in state["params"].items():
+            pdict[k].copy_(v)
+    R.save_weights(model, out, base, {"checkpoint": str(ckpt), "step": state["step"], "total": state["total"]}, layers)
+    print(f"wrote {out} (step {state['step']} of {state['total']})")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", nargs="+", required=True)
@@ -328,7 +350,11 @@ def main(argv=None):
     ap.add_argument("--max-length", type=int, default=R.MAX_LENGTH, help="question + window, in pieces")
     ap.add_argument("--layers", type=int, default=R.TRAINED_LAYERS, help="top layers trained (12: all)")
     ap.add_argument("--device", default="cpu", help="cpu, or cuda (bf16 autocast; the weights stay fp32, shipped fp16)")
+    ap.add_argument("--export", default="", metavar="FILE",
+                    help="write the weights of WORK/checkpoint.pt (a run in progress) to FILE and exit")
     args = ap.parse_args(argv)
+    if args.export:
+        return export_checkpoint(Path(args.work), Path(args.export), args.layers)
 
     import torch
 

@@ -304,6 +304,9 @@ def make_reader(base_dir: Path, engine: str = "onnx", threads: int = 0, dtype: s
         return Reader(base_dir, weights, threads=threads, dtype=dtype)
     if engine != "onnx":
         raise ValueError(f"reader_engine must be onnx or torch, not {engine!r}")
-    from rag.answer.reader_onnx import OnnxReader, variant_for
+    from rag.answer.reader_onnx import OnnxReader, file_sha256, variant_for
 
-    return OnnxReader(base_dir, weights, threads=threads, variant=variant_for(dtype), cache_dir=Path(base_dir).parent)
+    cache = Path(base_dir).parent
+    if Path(weights).resolve() != WEIGHTS_FILE.resolve():  # other weights' graph in a folder of its own
+        cache = cache / "readers" / file_sha256(Path(weights))[:16]
+    return OnnxReader(base_dir, weights, threads=threads, variant=variant_for(dtype), cache_dir=cache)
