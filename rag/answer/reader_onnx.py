@@ -35,6 +35,7 @@ from rag.answer.reader import (
     Span,
     base_sha256,
     best_spans,
+    margin_map,
 )
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,7 @@ class OnnxReader:
         self.spinning = spinning
         self.parallel = parallel
         self.dtype = "float32" if variant == "fp32" else variant
+        self.margin_map = margin_map(self.weights)  # margins on the refusal models' scale: a x margin + b
         self._path: Path | None = None
         self._sessions: dict[int, object] = {}
         self._tokenizer: PairTokenizer | None = None
