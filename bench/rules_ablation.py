@@ -47,11 +47,15 @@ class RememberingReader:
         self.reader = reader
         self.memo: dict = {}
 
-    def read(self, question, windows, others=None, regions=None):
-        key = (question, tuple(windows), tuple(others or ()), tuple(regions or ()))
+    def read(self, question, windows, others=None, regions=None, **kw):
+        key = (question, tuple(windows), tuple(others or ()), tuple(regions or ()), tuple(sorted(kw.items())))
         if key not in self.memo:
-            self.memo[key] = self.reader.read(question, windows, others, regions)
+            self.memo[key] = self.reader.read(question, windows, others, regions, **kw)
         return self.memo[key]
+
+    @property
+    def margin_map(self):
+        return self.reader.margin_map
 
 
 def patch(off: set[str]):
