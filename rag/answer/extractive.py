@@ -224,17 +224,15 @@ class ExtractiveAnswerer:
         spans = self.reader.read(reader_text(q), [c.text[ws:we] for c, ws, we in windows],
                                  max_length=PASSAGE_MAX_LENGTH)
         own = {c.chunk_id: [s for s in sents if s.hit.chunk.chunk_id == c.chunk_id] for c in chunks}
+        starts = [c.start + ws + sp.start for (c, ws, _), sp in zip(windows, spans)]  # article offsets
 
         def holding(j: int) -> Sentence:  # the sentence of window j's chunk that holds its span's start
-            chunk, ws, _ = windows[j]
-            at = chunk.start + ws + spans[j].start
-            mine = own[chunk.chunk_id]
+            mine, at = own[windows[j][0].chunk_id], starts[j]
             return next((s for s in mine if s.start <= at < s.end), None) or min(mine, key=lambda s: abs(s.start - at))
 
         held = [holding(j) for j in range(len(spans))]
         i = max(range(len(spans)), key=lambda j: spans[j].margin + self.passage_rank_weight * held[j].score)
-        (chunk, ws, _), sp, best = windows[i], spans[i], held[i]
-        at = chunk.start + ws + sp.start  # article offsets of the span
+        (chunk, ws, _), sp, best, at = windows[i], spans[i], held[i], starts[i]
         lo = max(at, best.start) - best.start
         hi = min(chunk.start + ws + sp.end, best.end) - best.start
         reader_span = tidy(best.text, (lo, hi)) if hi > lo else None
