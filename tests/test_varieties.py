@@ -94,6 +94,10 @@ def test_levantine():
     same("قديش دولة شاركت بالمعرض؟", "كم دولة شاركت بالمعرض؟")
     same("شو قال الوزير عن الزيارة؟", "ماذا قال الوزير عن الزيارة؟")
     assert Question.parse("شو قال الوزير عن الزيارة؟").asks_what_was_said
+    # a word in «من…» after an interrogative is a noun or an MSA verb, not «مـ» + «ن…» (we …)
+    same("قديش منطقة بالصين؟", "كم منطقة بالصين؟")
+    assert msa_form("شو منعوا الطيارة تعمل؟").text.startswith("ماذا منعوا ")
+    assert "منظمه" in msa_form("أنهي منظمة بتحقق فيها الشرطة؟").text
 
 
 def test_gulf():
