@@ -83,6 +83,17 @@ def test_egyptian():
     typed("إزاي أعضاء ثقافة فرعية معينة يظهروا ارتباطهم بالجماعة؟", "how")
     typed("القدرة على الرؤية بتعتمد على إيه؟", "what")  # the interrogative last
     typed("إيه هو الاسم التاني للأرقام في نظام العد الثنائي؟", "what", focus="اسم")
+    # an ambiguous interrogative opens a clause after a comma, or behind a preposition
+    same("حسب كلام الوزير، إيه هي نتيجة الزيارة؟", "ما هي نتيجة الزيارة حسب كلام الوزير؟", ordered=False)
+    typed("في إيه بتستخدم اللغة اللاتينية؟", "what")
+
+
+def test_msa_which_written_with_taa_marbuta_is_no_egyptian_what():
+    for q in ("أية مدينة استضافت الحفل؟", "في أية مدينة أجري حفل تقديم الجوائز؟"):
+        assert msa_form(q).variety == "msa", q
+        assert msa_form(q).text == q
+    # the same letters written «إيه» in the same question still ask
+    assert msa_form("في رأي آية الله خامنئي، إيران لازم تحرر نفسها من إيه؟").variety == "dialect"
 
 
 def test_levantine():
@@ -96,6 +107,9 @@ def test_levantine():
     assert Question.parse("شو قال الوزير عن الزيارة؟").asks_what_was_said
     # a word in «من…» after an interrogative is a noun or an MSA verb, not «مـ» + «ن…» (we …)
     same("قديش منطقة بالصين؟", "كم منطقة بالصين؟")
+    typed("على شو بتعتمد القدرة على النظر؟", "what")
+    same("بحسب المذكور بالنص، شو النصيحة المفيدة للسيدات؟", "ما النصيحة المفيدة للسيدات بحسب المذكور بالنص؟",
+         ordered=False)
     assert msa_form("شو منعوا الطيارة تعمل؟").text.startswith("ماذا منعوا ")
     assert "منظمه" in msa_form("أنهي منظمة بتحقق فيها الشرطة؟").text
 

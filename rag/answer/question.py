@@ -235,9 +235,12 @@ class Question:
         terms = tuple(dict.fromkeys(t.norm for t in tokenize(text, dialect=True if form.variety == "dialect" else None)))
         english = form.variety == "english"
         qtype = _type(a)
+        # the focus is the first term of the MSA form, which may put a clause last («حسب النص، شو X»)
+        in_msa_order = [t for t in dict.fromkeys(t.norm for t in tokenize(a)) if t in terms] if a != text else []
+        ordered = [*in_msa_order, *(t for t in terms if t not in in_msa_order)]
         return Question(
             text=text, type=qtype,
-            terms=terms, focus=_english_focus(text, terms, a) if english else focus_term(a, list(terms)),
+            terms=terms, focus=_english_focus(text, terms, a) if english else focus_term(a, ordered),
             measure=_measure(a), verb=None if english else asked_verb(a),
             counted=() if english else tuple(counted_noun(a)),
             qualifier=None if english else qualifier(a),

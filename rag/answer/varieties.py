@@ -215,11 +215,20 @@ def msa_form(question: str) -> MsaForm:
     if not words:
         return MsaForm(question, "msa", False)
     sure = any(is_dialect_marker(w, lex) for w in words)
-    # an ambiguous interrogative («شوكت», «متين», «إيه») counts as the first word of a question,
-    # as the last one if the lexicon says so (ends_question: «على إيه؟»)
-    ends = {0} | ({len(items) - 1} if items[-1] in lex.ends_question else set())
+    # an ambiguous interrogative («شوكت», «متين», «إيه») counts as the first word of a clause (of
+    # the question, or after a comma: «حسب النص، شو النصيحة»), also behind prepositions («على شو
+    # بتعتمد»), and as the last one if the lexicon says so (ends_question: «على إيه؟»)
+    ends = {len(items) - 1} if items[-1] in lex.ends_question else set()
+    for i in [0] + [j + 1 for j, w in enumerate(items) if w in "،,"]:
+        while i < len(items) - 1 and items[i] in lex.msa_prepositions:
+            i += 1
+        ends.add(i)
+    # a word written with «ة» is MSA («في أية مدينة»), never the lexicon's «إيه» it normalizes to
+    # (the same items with «ة» kept as «ۃ», a letter normalize leaves alone)
+    taa = [w.endswith("\u06c3") for w in _ITEM.findall(normalize(question.replace("ة", "\u06c3")))]
     edge = any(
         (e := lex.lookup(items[i])) is not None and e.kind == "interrogative" and not e.english
+        and not (len(taa) == len(items) and taa[i])
         for i in ends if items[i] not in "،,"
     )
     if not (sure or edge):
