@@ -18,6 +18,11 @@ def test_egyptian_how_many_publishers(seeded):
     assert all("900" in c.quote for c in a.citations)
 
 
+def test_egyptian_near_miss_the_car_show_is_refused(seeded):
+    # «العربيات» is the lexicon's «السيارات»: the seeds have a book fair, no car show
+    assert seeded.ask("كام واحد زار معرض العربيات؟").abstained
+
+
 def test_english_question_answers_with_the_arabic_span(seeded):
     a = seeded.ask("How many publishers took part in the book fair?")
     assert not a.abstained and "900" in a.answer

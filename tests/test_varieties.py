@@ -88,6 +88,14 @@ def test_egyptian():
     typed("في إيه بتستخدم اللغة اللاتينية؟", "what")
 
 
+def test_common_dialect_nouns_and_the_moroccan_future_read_as_msa():
+    assert "سيارات" in Question.parse("كام واحد زار معرض العربيات؟").terms  # the car show, not the book fair
+    assert "مباراه" in Question.parse("مين كسب الماتش؟").terms
+    assert "حادث" in Question.parse("فوقاش وقعات الكسيدة؟").terms
+    assert msa_form("فين غايلعبو الفريق؟").text.startswith("اين يلعبو ")  # «غا» + the imperfect
+    assert "عربيات" in terms("رأيت العربيات في السوق")  # ambiguous in MSA text (Arab women): as written
+
+
 def test_msa_which_written_with_taa_marbuta_is_no_egyptian_what():
     for q in ("أية مدينة استضافت الحفل؟", "في أية مدينة أجري حفل تقديم الجوائز؟"):
         assert msa_form(q).variety == "msa", q
