@@ -32,8 +32,9 @@ from rag.answer.varieties import LEXICON_FILE, lexicon, msa_form  # noqa: E402
 from rag.normalize import normalize, terms  # noqa: E402
 
 VARIETIES = ("egyptian", "levantine", "gulf", "iraqi", "maghrebi")
-LAST = {"egyptian": ("أين", "متى"), "iraqi": ("أين",)}  # interrogatives the variety often puts last
-INTERROGATIVES = {normalize(w) for w in json.loads(LEXICON_FILE.read_text(encoding="utf-8"))["msa"]["interrogatives"]}
+# interrogatives the variety often puts last, normalized
+LAST = {v: {normalize(w) for w in ws} for v, ws in {"egyptian": ("أين", "متى"), "iraqi": ("أين",)}.items()}
+INTERROGATIVES = lexicon().msa_interrogatives  # the lexicon loads and checks itself first
 _WORD = re.compile(r"[\w\u0600-\u06FF]+|[^\w\s]", re.UNICODE)
 
 
@@ -67,7 +68,7 @@ def rewrite(question: str, variety: str, rev: dict[str, list[str]], rng: random.
             forms = None  # «من» and «ما» inside a question are a preposition and a negation
         if forms:
             form = rng.choice(forms)
-            if i == first and n in {normalize(w) for w in LAST.get(variety, ())} and rng.random() < 0.5:
+            if i == first and n in LAST.get(variety, ()) and rng.random() < 0.5:
                 last, changed = form, True
                 continue
             out.append(form)
@@ -96,7 +97,6 @@ def main() -> None:
     args = ap.parse_args()
     if "arcd-test" in args.squad.name:
         sys.exit("ARCD-test is the measure: rewrite another set")
-    lexicon()  # the lexicon loads and checks itself first
     data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
     questions = [(qa, p) for art in data for p in art["paragraphs"] for qa in p["qas"]]
     maps = reverse_maps()

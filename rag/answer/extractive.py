@@ -270,8 +270,7 @@ class ExtractiveAnswerer:
         ``margin_map`` (reader weights trained after the refusal models were fitted carry one)."""
         unknown = q is not None and (q.variety == "english" or (q.variety == "dialect" and self.reader is None))
         a, b = getattr(self.reader, "margin_map", (1.0, 0.0))  # the reader's margins on the models' scale
-        margin = a * choice.margin + b if self.reader is not None else choice.margin
-        return signals(retrieved, choice.sentence.coverage, margin, lexical=not unknown)
+        return signals(retrieved, choice.sentence.coverage, a * choice.margin + b, lexical=not unknown)
 
     def confidence(self, choice: Choice, retrieved: Retrieved, q: Question | None = None) -> float:
         """Probability that the passages answer the question (rag/answer/refusal.py): the MSA

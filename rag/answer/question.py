@@ -236,7 +236,8 @@ class Question:
         english = form.variety == "english"
         qtype = _type(a)
         # the focus is the first term of the MSA form, which may put a clause last («حسب النص، شو X»)
-        in_msa_order = [t for t in dict.fromkeys(t.norm for t in tokenize(a)) if t in terms] if a != text else []
+        in_msa_order = [t for t in dict.fromkeys(t.norm for t in tokenize(a)) if t in terms] \
+            if form.variety == "dialect" else []
         ordered = [*in_msa_order, *(t for t in terms if t not in in_msa_order)]
         return Question(
             text=text, type=qtype,
