@@ -8,7 +8,8 @@ the same paragraphs with the same answers; only how the questions are written ch
 (Modern Standard Arabic, English, Egyptian, Levantine, Gulf/Najdi, Moroccan, Iraqi). The
 paragraphs are indexed once in a temporary index (checked to be the same in every file), every
 variety's questions are asked through ``Sanad.ask`` (rag.evaluation.run, as ``sanad eval
---squad`` does) and ONE table is printed: variety, n, F1, its ratio to MSA's F1, EM, the share
+--squad`` does) and ONE table is printed: variety, n, F1, its ratio to MSA's F1, EM, the share of
+answers whose quoted sentence holds a gold answer (sentence_contains), the share
 of answerable questions refused, hit@1 (gold passage first). ``--half K`` asks only the questions
 on half K (0 or 1) of the passages (every passage still indexed): the measure of a reader trained
 on the other half (bench/varieties_train_set.py); ``--reader-weights`` reads with other weights.
@@ -68,13 +69,15 @@ def load(data: Path, limit: int):
 
 def table(by_variety: dict[str, dict]) -> str:
     msa = (by_variety.get("msa") or {}).get("f1")
-    lines = ["| variety | n | F1 | F1 / MSA | EM | answerable refused | hit@1 |", "|---|---|---|---|---|---|---|"]
+    lines = ["| variety | n | F1 | F1 / MSA | EM | quoted sentence holds the answer | answerable refused | hit@1 |",
+             "|---|---|---|---|---|---|---|---|"]
     for variety in VARIETIES.values():
         m = by_variety.get(variety)
         if not m:
             continue
         ratio = f"{m['f1'] / msa:.2f}x" if msa else "-"
         lines.append(f"| {variety} | {m['n']} | {m['f1']:.3f} | {ratio} | {m['exact_match']:.3f} | "
+                     f"{m['sentence_contains']:.3f} | "
                      f"{100 * m['false_abstain_rate']:.0f}% | {m['hit@1']:.3f} |")
     return "\n".join(lines)
 

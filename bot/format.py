@@ -116,6 +116,11 @@ def _quoted(i: int, c: Citation, rtl: bool, label: str = "", lang: str = "ar") -
     return ["\n".join([head, quote[0], ref])] if len(quote) == 1 else [head, *quote, ref]
 
 
+def _confidence(answer: Answer, rtl: bool, lang: str) -> str:
+    """The judge's probability, the same number ``sanad ask --json`` shows as ``confidence``."""
+    return _line(f"<i>{esc(phrase('confidence', lang))} {_iso(f'{answer.confidence:.0%}', rtl)}</i>", rtl)
+
+
 def format_answer(answer: Answer, lang: str) -> list[str]:
     """The reply to a question: the answer, then its numbered sources (a source from another
     article than the first is labelled "also reported by"); a refusal that came close shows
@@ -124,6 +129,11 @@ def format_answer(answer: Answer, lang: str) -> list[str]:
     blocks: list[str] = []
     if answer.notice:
         blocks.append(_line(f"<i>{esc(answer.notice)}</i>", rtl))
+    if answer.band == "closest":  # the closest passage, which may not answer: quoted, not a source
+        blocks.append(_line(esc(phrase("closest", lang)), rtl))
+        blocks += _quoted(1, answer.related[0], rtl, lang=lang)
+        blocks.append(_confidence(answer, rtl, lang))
+        return blocks_to_messages(blocks)
     if answer.abstained:
         blocks.append(_line(esc(phrase("abstain", lang)), rtl))
         if answer.related:
@@ -132,6 +142,7 @@ def format_answer(answer: Answer, lang: str) -> list[str]:
                 blocks += _quoted(i, c, rtl, lang=lang)
         return blocks_to_messages(blocks)
     blocks += _text_blocks(f"<b>{esc(phrase('answer', lang))}</b> ", answer.answer, rtl)
+    blocks.append(_confidence(answer, rtl, lang))
     if answer.citations:
         blocks.append(_line(f"<b>{esc(phrase('sources', lang))}</b>", rtl))
     first = answer.citations[0].doc_id if answer.citations else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag import ABSTAIN_AR, ABSTAIN_EN, is_arabic
+from rag import ABSTAIN_AR, ABSTAIN_EN, CLOSEST_AR, CLOSEST_EN, is_arabic
 
 PHRASES: dict[str, tuple[str, str]] = {
     # key: (Arabic, English)
@@ -31,6 +31,8 @@ PHRASES: dict[str, tuple[str, str]] = {
     "found": ("ما وجدته، ولا يجيب عن السؤال:", "What I found (it does not answer the question):"),
     "no_passages": ("لم أجد المقاطع.", "The passages were not found."),
     "abstain": (ABSTAIN_AR, ABSTAIN_EN),
+    "closest": (CLOSEST_AR, CLOSEST_EN),
+    "confidence": ("الثقة:", "Confidence:"),
     "button_passages": ("📄 النص الكامل", "📄 Full passages"),
     "button_more": ("➕ مقاطع ذات صلة", "➕ Related passages"),
     "button_next": ("التالي ◀", "Next ▶"),

@@ -67,20 +67,14 @@ class Settings(BaseSettings):
     weight_keyword: float = Field(ge=0)
     top_k: int = Field(gt=0)
     citations: int = Field(gt=0)
-    related_on_refusal: float = Field(ge=0, le=1)
-    abstain_threshold_varieties: float = Field(le=1)
 
     answerer: Literal["extractive", "llm"]
-    abstain_threshold: float = Field(le=1)
-    abstain_threshold_reader: float = Field(le=1)
-    reader: bool
+    answer_threshold: float = Field(ge=0, le=1)
+    closest_threshold: float = Field(ge=0, le=1)
+    judge_candidates: int = Field(gt=0)
     reader_threads: int = Field(ge=0)
     reader_dtype: Literal["auto", "bfloat16", "float32"]
     reader_engine: Literal["onnx", "torch"]
-    reader_sentences: int = Field(gt=0)
-    reader_unsure_margin: float
-    reader_reads: Literal["sentences", "passages"]
-    reader_passages: int = Field(gt=0)
     reader_weights: str
     max_question_chars: int = Field(gt=0)
     recency_margin: float = Field(ge=0)

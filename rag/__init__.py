@@ -4,7 +4,7 @@
     answer = Sanad().ask("من وقع اتفاقية التعاون بين شرطة البلدين؟")
 """
 
-from rag.answer.extractive import ABSTAIN_AR, ABSTAIN_EN, Answerer, ExtractiveAnswerer
+from rag.answer.extractive import ABSTAIN_AR, ABSTAIN_EN, CLOSEST_AR, CLOSEST_EN, Answerer, ExtractiveAnswerer
 from rag.answer.question import QuestionError
 from rag.chunking import split_sentences
 from rag.engine import Sanad
@@ -19,6 +19,8 @@ from rag.web import FetchError
 __all__ = [
     "ABSTAIN_AR",
     "ABSTAIN_EN",
+    "CLOSEST_AR",
+    "CLOSEST_EN",
     "SUPPORTED",
     "Answer",
     "Answerer",

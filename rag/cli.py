@@ -88,6 +88,7 @@ FRAME = {  # (Arabic, English): the words around an answer, in the asker's langu
     "related": ("مقاطع ذات صلة لا تذكر الجواب:", "Related passages (they do not state the answer):"),
     "found": ("ما وجدته، ولا يجيب عن السؤال:", "What I found (it does not answer the question):"),
     "also_in": ("نُشر أيضًا في:", "Also published in:"),
+    "confidence": ("الثقة", "confidence"),
 }
 
 
@@ -96,6 +97,8 @@ def format_answer(answer) -> str:
 
     lang = 0 if is_arabic(answer.question) else 1
     lines = [answer.answer]
+    if answer.band != "refused":
+        lines.append(f"({FRAME['confidence'][lang]} {answer.confidence:.2f})")
     if answer.notice:
         lines.append(f"({answer.notice})")
     if answer.citations:
@@ -111,7 +114,8 @@ def format_answer(answer) -> str:
                     " ".join(x for x in (o.get("source") or o["doc_id"], o.get("date", ""), o.get("url", "")) if x)
                     for o in c.also_in))
     if answer.related:
-        lines += ["", FRAME["found" if answer.abstained else "related"][lang]]
+        if answer.band != "closest":  # the closest band's answer text already says what follows
+            lines += ["", FRAME["found" if answer.abstained else "related"][lang]]
         for c in answer.related:
             lines.append(f"- {c.title}: «{c.quote}»")
             lines.append(f"    {c.doc_id} · {c.chunk_id} · {c.start}-{c.end}" + (f" · {c.url}" if c.url else ""))

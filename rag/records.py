@@ -44,7 +44,7 @@ class Hit:
 @dataclass(frozen=True)
 class Retrieved:
     """What retrieval hands the answerer: ranked hits plus how the best match stands out
-    from the other candidates (the evidence used for abstention, rag/answer/refusal.py)."""
+    from the other candidates (the judge's question layer reads it, rag/answer/judge.py)."""
 
     hits: list[Hit]
     dense_top: float = 0.0
@@ -85,12 +85,14 @@ class Answer:
     related: list[Citation] = field(default_factory=list)  # other retrieved passages, which do not state it
     hits: list[Hit] = field(default_factory=list, repr=False, compare=False)
     choice: Any = field(default=None, repr=False, compare=False)  # rag.answer.extractive.Choice, for reports
+    band: str = "answer"  # "answer", "closest" (the closest passage, in related, may not answer) or "refused"
 
     def to_dict(self) -> dict:
         out = {
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
+            "band": self.band,
             "confidence": round(float(self.confidence), 4),  # P(the passages answer it): below the threshold, a refusal
             "citations": [c.to_dict() for c in self.citations],
             "related": [c.to_dict() for c in self.related],

@@ -41,34 +41,6 @@ def test_russian_minister_and_the_question_that_names_his_visit(seeded):
     check_quotes(a)
 
 
-def test_a_third_sentence_is_read_only_when_the_reader_is_unsure_of_the_first_two(seeded):
-    """reader_unsure_margin: when no margin of the reader_sentences read reaches it, the next
-    sentence is read too (a sure question costs no extra pass)."""
-    from rag.answer.extractive import ExtractiveAnswerer
-    from rag.answer.question import Question
-
-    real, passes = seeded.answerer.reader, []
-
-    class Counting:
-        def read(self, question, windows, others=None, regions=None):
-            passes.append(len(windows))
-            return real.read(question, windows, others, regions)
-
-    def windows_read(question: str, unsure: float) -> tuple[list[int], float]:
-        q = Question.parse(question)
-        sents = seeded.answerer.sentences(q, seeded.retrieve(question).hits)
-        passes.clear()
-        choice = ExtractiveAnswerer(seeded.idf, 0.0, reader=Counting(), unsure_margin=unsure).choose(q, sents)
-        return list(passes), choice.margin
-
-    default = seeded.settings.reader_unsure_margin
-    assert seeded.answerer.unsure_margin == default > 0
-    sure, margin = windows_read("من هو وزير الداخلية الروسي؟", default)
-    assert sure == [2] and margin > default
-    assert windows_read("من هو وزير الداخلية الروسي؟", float("inf"))[0] == [2, 1]
-    unsure, margin = windows_read("متى سيفتتح مرصد سيوة الفلكي؟", default)
-    assert unsure == [2, 1], margin
-    assert windows_read("متى سيفتتح مرصد سيوة الفلكي؟", float("-inf"))[0] == [2]
 
 
 def test_book_fair_count_is_publishers_not_countries(seeded):
@@ -119,33 +91,6 @@ def test_best_span_maps_tokens_back_to_the_text_as_written(base_dir):
     assert span.score == 10.0 and span.null == -20.0 and span.margin == 30.0
 
 
-def test_best_span_inside_a_region_is_found_beside_the_best_overall(base_dir):
-    """``regions``: the best span whose tokens lie inside the region, whatever scores higher
-    outside it; no region, no inner span."""
-    import torch
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(base_dir))
-    window = "زار كولوكولتسيف طهران بدعوة من نظيره الإيراني مصطفى نجار أمس."
-    enc = R.encode(tok, ["من هو وزير الداخلية الإيراني؟"], [window])
-    offs = enc["offset_mapping"][0].tolist()
-    ctx = [k for k, sid in enumerate(enc.sequence_ids(0)) if sid == 1]
-
-    def token_at(char: int) -> int:
-        return next(k for k in ctx if offs[k][0] <= char < offs[k][1])
-
-    start = torch.full((1, len(offs)), -10.0)
-    end = torch.full((1, len(offs)), -10.0)
-    russian, iranian = window.index("كولوكولتسيف"), window.index("مصطفى نجار")
-    start[0, token_at(russian)] = end[0, token_at(russian + 10)] = 6.0
-    start[0, token_at(iranian)] = end[0, token_at(iranian + 9)] = 2.0
-    region = (iranian, window.index(" أمس") + 4)
-    (span,) = R.best_spans(enc, start, end, [window], regions=[region])
-    assert window[span.start : span.end] == "كولوكولتسيف" and span.score == 12.0
-    assert span.inner is not None
-    assert window[span.inner[0] : span.inner[1]] == "مصطفى نجار" and span.inner[2] == 4.0
-    (plain,) = R.best_spans(enc, start, end, [window], regions=[None])
-    assert plain.inner is None and (plain.start, plain.end) == (span.start, span.end)
 
 
 def test_empty_and_overlong_windows_are_read_without_error(reader):
@@ -221,79 +166,8 @@ def test_readers_loading_at_once_each_get_one_dtype(base_dir, tmp_path, cache_di
     assert torch.get_default_dtype() == torch.float32
 
 
-def test_passage_windows_cover_a_long_chunk_in_sentence_runs_with_one_of_overlap():
-    from rag.answer.extractive import passage_windows
-    from rag.chunking import split_sentences
-
-    short = "جملة أولى. جملة ثانية."
-    assert passage_windows(short, 1000) == [(0, len(short))]
-    text = " ".join(f"الجملة رقم {i} تقول شيئا مختلفا عن غيرها." for i in range(40))
-    windows = passage_windows(text, 300)
-    sents = split_sentences(text)
-    assert len(windows) > 1 and windows[0][0] == sents[0][0] and windows[-1][1] == sents[-1][1]
-    for (s0, e0), (s1, _) in zip(windows, windows[1:]):
-        assert e0 - s0 <= 300
-        # the next window starts with the last sentence of this one
-        assert s1 == max(s for s, e in sents if e <= e0)
-    assert all((s, e) in {(a, b) for a, b in sents} or any(a == s for a, _ in sents) for s, e in windows)
 
 
-def test_the_reader_reads_whole_chunks_when_asked_to(seeded):
-    """reader_reads = "passages": the reader reads the best chunks whole (one window each, at
-    the passage length) and the quoted sentence is the one that holds its span."""
-    from rag.answer.extractive import PASSAGE_MAX_LENGTH, ExtractiveAnswerer
-    from rag.answer.question import Question
-
-    real, calls = seeded.answerer.reader, []
-
-    class Recording:
-        def read(self, question, windows, others=None, regions=None, max_length=R.MAX_LENGTH):
-            calls.append((list(windows), max_length))
-            return real.read(question, windows, others, regions, max_length)
-
-    question = "من هو وزير الداخلية الروسي؟"
-    q = Question.parse(question)
-    hits = seeded.retrieve(question).hits
-    sents = seeded.answerer.sentences(q, hits)
-    answerer = ExtractiveAnswerer(seeded.idf, 0.0, reader=Recording(), reads="passages", reader_passages=2)
-    choice = answerer.choose(q, sents)
-    (windows, max_length), = calls
-    chunks = list(dict.fromkeys(s.hit.chunk.chunk_id for s in sents))[:2]
-    texts = {h.chunk.chunk_id: h.chunk.text for h in hits}
-    assert windows == [texts[c] for c in chunks] and max_length == PASSAGE_MAX_LENGTH
-    assert "كولوكولتسيف" in choice.text and choice.text in choice.sentence.text
-    assert choice.sentence.hit.chunk.chunk_id in chunks
-    with pytest.raises(ValueError, match="reader_reads"):
-        ExtractiveAnswerer(seeded.idf, 0.0, reader=real, reads="paragraphs")
 
 
-def test_margin_map_is_stamped_into_weights_and_read_back(tmp_path):
-    """bench/calibrate_margin.py writes (a, b) into a copy of the weights' metadata, tensors
-    unchanged; a file without one maps margins as they are."""
-    import numpy as np
-    from safetensors.numpy import load_file, save_file
 
-    from bench.calibrate_margin import stamp
-
-    plain = tmp_path / "plain.safetensors"
-    save_file({"qa_outputs.bias": np.array([0.5, -0.5], dtype=np.float16)}, str(plain),
-              metadata={"base_sha256": "x", "info": "{}"})
-    assert R.margin_map(plain) == (1.0, 0.0)
-    assert R.margin_map(tmp_path / "missing.safetensors") == (1.0, 0.0)
-    stamped = tmp_path / "stamped.safetensors"
-    stamp(plain, stamped, 1.25, 2.5, {"questions": 153})
-    assert R.margin_map(stamped) == (1.25, 2.5)
-    assert np.array_equal(load_file(str(stamped))["qa_outputs.bias"], load_file(str(plain))["qa_outputs.bias"])
-
-
-def test_the_refusal_models_get_the_readers_margin_through_its_map(seeded):
-    from rag.answer.question import Question
-
-    answerer = seeded.answerer
-    a, b = answerer.reader.margin_map
-    assert (a, b) == R.margin_map(R.WEIGHTS_FILE) != (1.0, 0.0)  # the shipped reader carries one
-    question = "من هو وزير الداخلية الروسي؟"
-    q = Question.parse(question)
-    retrieved = seeded.retrieve(question)
-    choice = answerer.choose(q, answerer.sentences(q, retrieved.hits))
-    assert answerer.signals(choice, retrieved, q)["reader_margin"] == pytest.approx(a * choice.margin + b)

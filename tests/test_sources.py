@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from config import SEEDS_DIR
-from rag.answer.support import claim_words, holds, same_answer_sentences, states_claim
+from rag.answer.support import claim_words, holds, states_claim
 from rag.loaders import load_corpus
 from rag.records import Article
 
@@ -41,26 +41,34 @@ def test_an_answer_is_held_as_adjacent_normalized_words():
     assert holds("شاركت 32 دولة", "32 دولة") and not holds("ذهب إلى طهران", "إلى")  # stopwords alone: never
 
 
-class S:  # a Sentence as same_answer_sentences reads it
-    def __init__(self, doc, start, text, coverage):
+class S:  # a Sentence as ExtractiveAnswerer.sources reads it
+    def __init__(self, doc, start, text):
         self.hit = type("H", (), {"chunk": type("C", (), {"doc_id": doc})()})()
-        self.start, self.end, self.text, self.coverage = start, start + len(text), text, coverage
+        self.start, self.end, self.text = start, start + len(text), text
 
 
-def test_other_sentences_are_sources_only_where_they_state_the_answer():
-    chosen = S("a", 0, "وقع الاتفاقية فلاديمير كولوكولتسيف.", 0.8)
-    copy = S("b", 40, chosen.text, 0.8)  # the same sentence in another paper
-    restated = S("c", 0, "أكد فلاديمير كولوكولتسيف أن التعاون سيتوسع.", 0.5)
-    mention = S("d", 0, "وقال فلاديمير كولوكولتسيف إن الطقس جميل.", 0.1)
-    other = S("e", 0, "وقع الاتفاقية رئيسا جهازي الشرطة.", 0.9)
-    overlap = S("a", 0, chosen.text, 0.8)  # the chosen sentence again, from an overlapping chunk
-    cands = [overlap, other, copy, restated, mention]
-    # without the reader: the answer's words, and at least half the chosen sentence's coverage
-    assert same_answer_sentences("فلاديمير كولوكولتسيف", chosen, cands, None) == [copy, restated]
-    # with the reader: the answer's words, and the reader agrees (a copy is never re-read)
-    read = []
-    agreed = same_answer_sentences("فلاديمير كولوكولتسيف", chosen, cands, lambda s: read.append(s) or s is mention)
-    assert agreed == [copy, mention] and read == [restated, mention]
+def test_other_articles_are_sources_only_where_the_judge_finds_the_same_answer():
+    """At most one sentence per other article, accepted by the judge (at or above the
+    threshold), where the reader's span shares a word with the answer; never another sentence
+    of the chosen article (its headline, an overlapping chunk)."""
+    from rag.answer.extractive import Choice, ExtractiveAnswerer
+
+    answerer = ExtractiveAnswerer.__new__(ExtractiveAnswerer)
+    answerer.threshold = 0.5
+
+    def c(doc, text, span_text, p):
+        s = S(doc, 0, text)
+        i = text.index(span_text)
+        return Choice(s, (i, i + len(span_text)), p)
+
+    chosen = c("a", "وقع الاتفاقية فلاديمير كولوكولتسيف.", "فلاديمير كولوكولتسيف", 0.9)
+    judged = [chosen,
+              c("a", "كولوكولتسيف في طهران", "كولوكولتسيف", 0.8),  # the chosen article's headline
+              c("b", "أكد فلاديمير كولوكولتسيف أن التعاون سيتوسع.", "فلاديمير كولوكولتسيف", 0.7),
+              c("b", "وقال كولوكولتسيف إن الزيارة مهمة.", "كولوكولتسيف", 0.6),  # b already has one
+              c("c", "وقال فلاديمير كولوكولتسيف إن الطقس جميل.", "الطقس جميل", 0.8),  # another answer
+              c("d", "زار فلاديمير كولوكولتسيف موسكو.", "فلاديمير كولوكولتسيف", 0.3)]  # the judge doubts it
+    assert [s.hit.chunk.doc_id for s in answerer.sources(chosen, judged)] == ["a", "b"]
 
 
 def test_an_llm_claim_rests_on_a_passage_holding_its_own_words():
@@ -85,11 +93,11 @@ def test_the_seed_question_answers_with_one_source_and_the_rest_related(seeded):
 def test_a_refusal_lists_no_sources_and_only_close_related_passages(seeded):
     far = seeded.ask("من فاز بكأس العالم لكرة القدم؟")
     assert far.abstained and far.citations == [] and far.related == []
-    always = seeded.extractive_answerer(seeded.reader(), 0.999)  # refuses everything, shows what it found
-    always.related_on_refusal = 0.0
+    always = seeded.extractive_answerer(threshold=0.9999)  # answers nothing, shows the closest it found
+    always.closest = 0.0
     q = "من هو وزير الداخلية الروسي؟"
     close = always.answer(q, seeded.retrieve(q))
-    assert close.abstained and close.citations == [] and close.related
+    assert close.abstained and close.band == "closest" and close.citations == [] and close.related
     check_quotes(close)
 
 
@@ -125,12 +133,13 @@ def test_replies_label_a_second_article_and_what_a_close_refusal_found(two_repor
     assert "[1]" in text and "[2] (ورد أيضًا في)" in text and text.count("(ورد أيضًا في)") == 1
     related = "".join(format_related(a, "ar"))
     assert "مقاطع ذات صلة لا تذكر الجواب" in related and all(esc_quote(c.quote) in related for c in a.related)
-    refuse_all = seeded.extractive_answerer(seeded.reader(), 0.999)
-    refuse_all.related_on_refusal = 0.0
+    refuse_all = seeded.extractive_answerer(threshold=0.9999)
+    refuse_all.closest = 0.0
     q = "Who signed the police cooperation agreement?"
     refused = refuse_all.answer(q, seeded.retrieve(q))
     (reply,) = format_answer(refused, "en")
-    assert reply.startswith("I could not find") and "What I found (it does not answer the question):" in reply
+    assert reply.startswith("I found no sure answer. The closest passage I found, which may not answer")
+    assert esc_quote(refused.related[0].quote) in reply and "Confidence:" in reply
     assert "Sources:" not in reply
 
 

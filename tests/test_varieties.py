@@ -14,18 +14,16 @@ from rag.normalize import normalize, terms
 def same(dialect: str, msa: str, ordered: bool = True) -> None:
     """A dialect question and its MSA form get the same Question where the lexicon decides."""
     d, m = Question.parse(dialect), Question.parse(msa)
-    assert (d.type, d.focus, d.verb, d.counted, d.measure) == (m.type, m.focus, m.verb, m.counted, m.measure), (
+    assert (d.type, d.focus, d.counted, d.measure) == (m.type, m.focus, m.counted, m.measure), (
         dialect, d, m)
     assert (d.terms if ordered else set(d.terms)) == (m.terms if ordered else set(m.terms)), (d.terms, m.terms)
 
 
-def typed(question: str, qtype: str, focus: str | None = "-", verb: str | None = "-") -> Question:
+def typed(question: str, qtype: str, focus: str | None = "-") -> Question:
     q = Question.parse(question)
     assert q.type == qtype, (question, q.type, q.msa)
     if focus != "-":
         assert q.focus == (normalize(focus) if focus else None), (question, q.focus, q.terms)
-    if verb != "-":
-        assert q.verb == (normalize(verb) if verb else None), (question, q.verb, q.msa)
     return q
 
 
@@ -77,7 +75,7 @@ def test_egyptian():
     same("مين اللي وقّع اتفاقية التعاون بين شرطة البلدين؟", "من وقع اتفاقية التعاون بين شرطة البلدين؟")
     same("الوزير الروسي راح فين؟", "أين ذهب الوزير الروسي؟", ordered=False)
     same("كام دار نشر شاركت في معرض الكتاب؟", "كم دار نشر شاركت في معرض الكتاب؟")
-    typed("مين اللي وقّع الاتفاقية؟", "who", verb="وقع")
+    typed("مين اللي وقّع الاتفاقية؟", "who")
     typed("إمتى تجربة رينج زادت المبيعات؟", "when")
     typed("ليه السجون العراقية بقت مشهورة؟", "why")
     typed("إزاي أعضاء ثقافة فرعية معينة يظهروا ارتباطهم بالجماعة؟", "how")
@@ -109,10 +107,9 @@ def test_levantine():
     typed("وين انقتل إيتالو بالبو؟", "where")
     typed("إيمت زادت مبيعات شركة رينغ؟", "when")
     typed("ليش انشهر السجن العراقي؟", "why")
-    typed("مين وصف لونا بأنها «مرعبة»؟", "who", verb="وصف")
+    typed("مين وصف لونا بأنها «مرعبة»؟", "who")
     same("قديش دولة شاركت بالمعرض؟", "كم دولة شاركت بالمعرض؟")
     same("شو قال الوزير عن الزيارة؟", "ماذا قال الوزير عن الزيارة؟")
-    assert Question.parse("شو قال الوزير عن الزيارة؟").asks_what_was_said
     # a word in «من…» after an interrogative is a noun or an MSA verb, not «مـ» + «ن…» (we …)
     same("قديش منطقة بالصين؟", "كم منطقة بالصين؟")
     typed("على شو بتعتمد القدرة على النظر؟", "what")
@@ -125,11 +122,10 @@ def test_levantine():
 def test_gulf():
     typed("ايش الاسم الثاني للأرقام الثنائية؟", "what", focus="اسم")
     typed("إيتالو بالبو انقتل وين؟", "where")  # last
-    typed("منو فاز بالبطولة؟", "who", verb="فاز")
+    typed("منو فاز بالبطولة؟", "who")
     typed("شلون يظهرون ارتباطهم بالجماعة؟", "how")
     typed("ليش اشتهرت السجون العراقية؟", "why")
     same("وش اسم الرواية؟", "ما اسم الرواية؟")
-    assert Question.parse("وش اسم الرواية؟").asks_name
 
 
 def test_iraqi():
@@ -137,14 +133,14 @@ def test_iraqi():
     same("شكد عدد المباريات؟", "كم عدد المباريات؟")
     q = typed("شكد عدد المباريات الي لعبها خيسوس؟", "howmany", focus="مباريات")
     assert q.counted[:2] == ("المباريات", "الذي") and q.terms == ("عدد", "مباريات", "لعبها", "خيسوس")
-    typed("منو اطلق على لونا لقب غريبة الأطوار؟", "who", verb="اطلق")
+    typed("منو اطلق على لونا لقب غريبة الأطوار؟", "who")
     typed("شنو هو الغرض الأساسي من التجربة؟", "what", focus="غرض")
     typed("شلون يميز الأعضاء منظمتهم؟", "how")
     typed("ليش صار سمعة سيئة على السجن العراقي؟", "why")
 
 
 def test_moroccan():
-    typed("شكون قال على لونا أنها غريبة الأطوار؟", "who", verb="قال")
+    typed("شكون قال على لونا أنها غريبة الأطوار؟", "who")
     typed("فين كانت قوات الكولونيل ستارك؟", "where")
     q = typed("وقتاش تزادت المبيعات ديال شركة رينغ؟", "when")
     assert "ديال" not in q.terms
@@ -164,7 +160,6 @@ def test_english():
     typed("Why did the Iraqi prisons become famous?", "why")
     typed("What is the chemical composition of water?", "what", focus="composition")
     typed("What is the name of the novel?", "what")
-    assert Question.parse("What is the name of the novel?").asks_name
     assert Question.parse("How long did the war last?").measure is DURATION
     typed("Did the minister visit Tehran?", "yesno")
 
@@ -259,24 +254,27 @@ def test_dense_search_reads_a_dialect_question_with_its_msa_form(seeded):
         assert np.array_equal(seeded.question_vector(q), emb.embed_query(q))
 
 
-def test_dialect_and_english_questions_are_judged_by_the_varieties_model(seeded):
-    """With the reader, a question not in MSA gets the refusal model fitted on English and dialect
-    questions (bench/tune_varieties.py): a dialect question's word-matching evidence measured after
-    the lexicon, an English question's unknown; an MSA question keeps the MSA model."""
-    import numpy as np
+def test_the_judge_reads_an_english_questions_word_matching_evidence_as_unknown(seeded):
+    """One judge for every variety: a dialect question's word-matching evidence is measured
+    after the lexicon, an English question's is unknown (NaN, read at its mean)."""
+    import math
 
+    from rag.answer.judge import LEXICAL
     from rag.answer.question import Question
 
     ans = seeded.answerer
-    assert ans.varieties_model is not ans.model and ans.varieties_model.names == ans.model.names
     for text, variety in (("مين اللي وقّع اتفاقية التعاون بين شرطة البلدين؟", "dialect"),
                           ("Who signed the police cooperation agreement?", "english"),
                           ("من وقع اتفاقية التعاون بين شرطة البلدين؟", "msa")):
         q = Question.parse(text)
         assert q.variety == variety
         retrieved = seeded.retrieve(text)
-        choice = ans.choose(q, ans.sentences(q, retrieved.hits))
-        sig = ans.signals(choice, retrieved, q)
-        assert np.isnan(sig["coverage"]) == (variety == "english") and np.isfinite(sig["dense_gap"])
-        model = ans.model if variety == "msa" else ans.varieties_model
-        assert ans.confidence(choice, retrieved, q) == model.probability(sig)
+        best = ans.judged(q, ans.sentences(q, retrieved.hits), retrieved.hits)[0]
+        assert all(math.isnan(best.evidence[k]) == (variety == "english") for k in LEXICAL)
+        assert math.isfinite(best.evidence["margin"]) and best.probability == ans.judge.probability(best.evidence)
+
+
+def test_a_question_ending_in_a_comma_is_read():
+    """A comma as the last word opened a «clause» past the end (an IndexError for every command)."""
+    assert msa_form("ما هو مشتق من (Q \\ [0] ، -)؟").variety == "msa"
+    assert msa_form("شو اسمه،").variety == "dialect"

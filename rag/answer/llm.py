@@ -145,7 +145,8 @@ class LLMAnswerer:
     def finish(self, question: str, base: Answer, hits: list[Hit], text: str) -> Answer:
         text = text.strip()
         if text.strip(" .") == NO_ANSWER or (NO_ANSWER in text and not _MARK.search(text)):
-            return replace(base, answer=abstain_message(question), abstained=True, citations=[], answerer=self.name)
+            return replace(base, answer=abstain_message(question), abstained=True, citations=[], answerer=self.name,
+                           band="refused")
         try:
             cited = check_citations(text, len(hits))
         except CitationProblem as exc:

@@ -1,9 +1,8 @@
 """Question analysis: what kind of answer a question asks for (a date, an amount, a person,
 a place ...), from its question word or the noun it names; what it asks about (the focus
-term, the counted noun, the verb whose subject a «من» question wants); whether it asks for
-a share or a length of time (``measure``), a name (``asks_name``) or what someone said
-(``asks_what_was_said``); and the patterns such answers take (dates as news writes them,
-amounts, percentages, durations, reporting verbs)."""
+term, the counted noun); whether it asks for a share or a length of time (``measure``); and
+the patterns such answers take (dates as news writes them, amounts, percentages, durations),
+which the first cut of candidate sentences (rag/answer/sentences.py) looks for."""
 
 from __future__ import annotations
 
@@ -45,11 +44,7 @@ _NUMBER_WORDS = (
     "واحد|اثنان|اثنين|ثلاث|ثلاثة|أربع|اربع|أربعة|خمس|خمسة|ست|ستة|سبع|سبعة|ثماني|ثمانية|تسع|تسعة|عشر|عشرة|"
     "عشرين|ثلاثين|أربعين|خمسين|مائة|مئة|ألف|ألفي|مليون|مليوني|مليار"
 )
-AMOUNT_WORDS = re.compile(rf"(?:{_NUMBER_WORDS})(?:\s+[^\s،,.؛]+){{0,2}}")
-NUMBER_WORDS = frozenset(  # number words, normalized (rag.normalize): compare with normalize(word)
-    normalize(w) for w in f"{_NUMBER_WORDS}|ملايين|مليارات|مليوني|ثمان|اثنتي|اثنتا|اثنا|اثني".split("|")
-)
-
+NUMBER_WORD = re.compile(rf"(?<!\w)(?:و|ب)?(?:{_NUMBER_WORDS}|ملايين|مليارات|آلاف|الاف)(?!\w)")
 PERCENT = re.compile(rf"{_NUM}\s*(?:%|٪|في\s+المائة|في\s+المئة|بالمائة|بالمئة)")
 _UNITS = (
     "يوم|يوما|يومًا|أيام|ايام|أسبوع|اسبوع|أسبوعا|اسبوعا|أسابيع|اسابيع|شهر|شهرا|شهرًا|أشهر|اشهر|شهور|"
@@ -115,39 +110,8 @@ def _type(question: str) -> str:
 
 QUESTION_TYPES = (*_QWORDS, "other")
 
-_NOT_VERBS = frozenset(
-    ("هو", "هي", "هم", "هما", "كان", "كانت", "الذي", "التي", "الذين", "اول", "اخر", "اكثر", "اكبر", "اشهر", "افضل")
-)
-
-
 def _words(question: str) -> list[str]:
     return re.findall(r"\w+", normalize(question))
-
-
-def asked_verb(question: str) -> str | None:
-    """The verb of a «من + فعل» question («من وقع الاتفاقية؟» -> «وقع»), normalized: the
-    question asks for that verb's subject. None for other questions («من هو ...», «إلى من ...»)."""
-    words = _words(question)
-    if len(words) < 2 or words[0] not in ("من", "ومن", "فمن") or words[1] in _NOT_VERBS:
-        return None
-    return words[1]
-
-
-def qualifier(question: str) -> str | None:
-    """The adjective a «من هو» question gives the role it asks about: «من هو وزير الداخلية
-    الإيراني؟» -> «ايراني» (normalized and stemmed as rag.normalize.tokenize does). It is the
-    last word, a definite nisba («ال…ي», «ال…ية») after another definite word: an adjective
-    follows the whole «وزير الداخلية», whose own second word is no qualifier. None otherwise, and
-    for «من + فعل» questions."""
-    from rag.normalize import stem
-
-    words = re.findall(r"\w+", question)
-    if _type(question) != "who" or asked_verb(question) or len(words) < 3:
-        return None
-    last, prev = normalize(words[-1]), normalize(words[-2])
-    if not (last.startswith("ال") and prev.startswith("ال") and last.endswith(("ي", "يه")) and len(last) >= 5):
-        return None
-    return stem(last)
 
 
 def counted_noun(question: str) -> list[str]:
@@ -178,34 +142,6 @@ def focus_term(question: str, qterms: list[str]) -> str | None:
     return qterms[0] if _FOCUS_OPENERS.match(normalize(question)) else None
 
 
-REPORTING_VERBS = frozenset(
-    normalize(p + w)
-    for w in "قال قالت يقول تقول أضاف أضافت أكد أكدت أوضح أوضحت ذكر ذكرت أشار أشارت صرح صرحت أعلن أعلنت".split()
-    for p in ("", "و", "ف")
-)
-
-
-def asks_what_was_said(question: str) -> bool:
-    """«ماذا قال رجب صفروف عن الزيارة؟»: the answer is what was said, the clause after «إن/أن»."""
-    words = _words(question)
-    return (
-        len(words) >= 3
-        and (words[0] in ("ماذا", "وماذا") or words[:2] in (["ما", "الذي"], ["ما", "الذى"]))
-        and _reporting(words[1 if words[0] != "ما" else 2])
-    )
-
-
-def _reporting(word: str) -> bool:
-    """A reporting verb, also with an object pronoun («أعلنه», «قالته»)."""
-    return any(word[: len(word) - k] in REPORTING_VERBS for k in (0, 1, 2) if len(word) - k >= 3)
-
-
-def asks_name(question: str) -> bool:
-    """«ما اسم رواية ليلى منصور؟», «ما هو اسم ...»: the answer is a name, often quoted in news."""
-    words = _words(question)[:4]
-    return _type(question) in ("what", "other") and any(w in ("اسم", "باسم") for w in words)
-
-
 @dataclass(frozen=True)
 class Question:
     """A question analysed once, passed to every stage of answering (none re-parses the text).
@@ -218,11 +154,7 @@ class Question:
     terms: tuple[str, ...]  # normalized content terms, in order, each once
     focus: str | None  # the term it asks about (focus_term)
     measure: re.Pattern | None  # the pattern its answer takes when it names a measure
-    verb: str | None  # the verb whose subject a «من + فعل» question asks for
     counted: tuple[str, ...]  # the words a «كم + noun» question counts
-    qualifier: str | None  # the adjective a «من هو» question gives its role (qualifier)
-    asks_name: bool
-    asks_what_was_said: bool
     variety: str = "msa"  # "msa", "dialect" or "english": how the question is written
     msa: str = ""  # the question in MSA words, as analysed (== text for an MSA question)
 
@@ -242,10 +174,7 @@ class Question:
         return Question(
             text=text, type=qtype,
             terms=terms, focus=_english_focus(text, terms, a) if english else focus_term(a, ordered),
-            measure=_measure(a), verb=None if english else asked_verb(a),
-            counted=() if english else tuple(counted_noun(a)),
-            qualifier=None if english else qualifier(a),
-            asks_name=asks_name(a), asks_what_was_said=asks_what_was_said(a),
+            measure=_measure(a), counted=() if english else tuple(counted_noun(a)),
             variety=form.variety, msa=a,
         )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,8 +45,6 @@ class Span:
     end: int
     score: float  # start + end logit
     null: float  # the "no answer here" score (start and end on the first token)
-    other: float = float("-inf")  # the reader's score of another span of the window (``read(..., others)``)
-    inner: tuple[int, int, float] | None = None  # its best span inside a region (``read(..., regions)``): start, end, score
 
     @property
     def margin(self) -> float:
@@ -132,21 +131,6 @@ def load_weights(model, path: Path, base: str) -> dict:
     return json.loads(meta.get("info", "{}"))
 
 
-def margin_map(path: Path) -> tuple[float, float]:
-    """(a, b) such that a x margin + b puts this reader's margins on the scale of the reader the
-    refusal models were fitted for (bench/calibrate_margin.py writes it into the weights'
-    metadata); (1, 0) when the file has none or is missing."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="np") as fh:
-            meta = fh.metadata() or {}
-    except (FileNotFoundError, OSError):
-        return 1.0, 0.0
-    a, b = json.loads(meta.get("margin_map", "[1, 0]"))
-    return float(a), float(b)
-
-
 def encode(tokenizer, questions: list[str], windows: list[str], max_length: int = MAX_LENGTH):
     """Tokenize (question, window) pairs with character offsets; long questions are cut to
     MAX_QUESTION_TOKENS first, and only the window is truncated to ``max_length``."""
@@ -160,22 +144,6 @@ def encode(tokenizer, questions: list[str], windows: list[str], max_length: int 
         qs, windows, truncation="only_second", max_length=max_length, padding=True,
         return_offsets_mapping=True, return_tensors="pt",
     )
-
-
-def _inside(enc, i: int, span: tuple[int, int]) -> list[int]:
-    """The tokens of window ``i`` that lie inside the character span ``span``."""
-    offsets = enc["offset_mapping"][i].tolist()
-    return [k for k, (sid, (a, b)) in enumerate(zip(enc.sequence_ids(i), offsets))
-            if sid == 1 and a < b and a >= span[0] - 1 and b <= span[1] + 1]
-
-
-def span_score(enc, i: int, starts, ends, span: tuple[int, int]) -> float:
-    """The reader's start + end score of the character span ``span`` of window ``i``: its first
-    and last tokens (-inf when no token of the window lies inside it)."""
-    inside = _inside(enc, i, span)
-    if not inside:
-        return float("-inf")
-    return float(starts[i, inside[0]] + ends[i, inside[-1]])
 
 
 def _best(s: np.ndarray, e: np.ndarray, max_tokens: int) -> tuple[int, int, float]:
@@ -205,13 +173,9 @@ def _numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: int = MAX_ANSWER_TOKENS,
-               others: list[tuple[int, int] | None] | None = None,
-               regions: list[tuple[int, int] | None] | None = None) -> list[Span]:
+def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: int = MAX_ANSWER_TOKENS) -> list[Span]:
     """The best span of each window (start <= end, at most ``max_tokens``), with offsets
-    into the window's own text, white space trimmed; with ``others``, also the score of that
-    span of each window; with ``regions``, also the best span inside that region of each window.
-    ``enc`` is ``encode``'s (torch tensors) or ``reader_onnx.PairTokenizer.encode``'s (numpy)."""
+    into the window's own text, white space trimmed. ``enc`` is ``encode``'s (torch tensors) or ``reader_onnx.PairTokenizer.encode``'s (numpy)."""
     starts, ends = _numpy(start_logits), _numpy(end_logits)
     offsets = np.asarray(enc["offset_mapping"])
     out = []
@@ -222,18 +186,30 @@ def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: in
             out.append(Span(i, 0, 0, float("-inf"), null))
             continue
         a, b, score = _best(np.where(ctx, starts[i], -np.inf), np.where(ctx, ends[i], -np.inf), max_tokens)
-        other = others[i] if others else None
-        region = regions[i] if regions else None
-        inner = None
-        if region:
-            keep = np.zeros(len(ctx), dtype=bool)
-            keep[_inside(enc, i, region)] = True
-            if keep.any():
-                ra, rb, rscore = _best(np.where(keep, starts[i], -np.inf), np.where(keep, ends[i], -np.inf), max_tokens)
-                inner = (*_chars(text, offsets[i], ra, rb), rscore)
-        out.append(Span(i, *_chars(text, offsets[i], a, b), score, null,
-                        span_score(enc, i, starts, ends, other) if other else float("-inf"), inner))
+        out.append(Span(i, *_chars(text, offsets[i], a, b), score, null))
     return out
+
+
+_NUMBER_TAIL = re.compile(r"(?:[.,٫][0-9٠-٩]+)+")
+_NUMBER_HEAD = re.compile(r"(?:[0-9٠-٩]+[.,٫])+$")
+
+
+def tidy(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A span's boundaries in the original text: never cut a decimal number («3.1», not «3»)
+    and close a quote the span opens («شركة «المسار»»)."""
+    a, b = span
+    if b < len(text) and text[b - 1].isdigit():
+        m = _NUMBER_TAIL.match(text, b)
+        b = m.end() if m else b
+    if a > 0 and text[a].isdigit():
+        m = _NUMBER_HEAD.search(text, 0, a)
+        a = m.start() if m else a
+    piece = text[a:b]
+    if piece.count("«") > piece.count("»") and text[b : b + 1] == "»":
+        b += 1
+    if piece.count("»") > piece.count("«") and a > 0 and text[a - 1] == "«":
+        a -= 1
+    return a, b
 
 
 def native_bf16() -> bool:
@@ -266,7 +242,6 @@ class Reader:
         self.weights = Path(weights)
         self.threads = threads  # 0: per question, as many as the other processes leave free
         self.dtype = resolve_dtype(dtype)
-        self.margin_map = margin_map(self.weights)  # margins on the refusal models' scale: a x margin + b
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
@@ -285,11 +260,9 @@ class Reader:
         model.eval()
         self._model, self._tokenizer = model, tokenizer
 
-    def read(self, question: str, windows: list[str], others: list[tuple[int, int] | None] | None = None,
-             regions: list[tuple[int, int] | None] | None = None, max_length: int = MAX_LENGTH) -> list[Span]:
-        """The best span of each window for ``question`` (and the score of ``others[i]``, a
-        character span of window i, and the best span inside ``regions[i]``, when given); a
-        window is cut to ``max_length`` pieces with the question."""
+    def read(self, question: str, windows: list[str], max_length: int = MAX_LENGTH) -> list[Span]:
+        """The best span of each window for ``question``; a window is cut to ``max_length``
+        pieces with the question."""
         import torch
 
         if not windows:
@@ -304,9 +277,7 @@ class Reader:
                     enc = encode(self._tokenizer, [question], [window], max_length)
                     with torch.inference_mode():
                         out = self._model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
-                    (span,) = best_spans(enc, out.start_logits, out.end_logits, [window],
-                                         others=[others[i]] if others else None,
-                                         regions=[regions[i]] if regions else None)
+                    (span,) = best_spans(enc, out.start_logits, out.end_logits, [window])
                     spans.append(replace(span, window=i))
                 return spans
 

@@ -35,7 +35,6 @@ from rag.answer.reader import (
     Span,
     base_sha256,
     best_spans,
-    margin_map,
 )
 
 log = logging.getLogger(__name__)
@@ -256,7 +255,6 @@ class OnnxReader:
         self.spinning = spinning
         self.parallel = parallel
         self.dtype = "float32" if variant == "fp32" else variant
-        self.margin_map = margin_map(self.weights)  # margins on the refusal models' scale: a x margin + b
         self._path: Path | None = None
         self._sessions: dict[int, object] = {}
         self._tokenizer: PairTokenizer | None = None
@@ -288,19 +286,15 @@ class OnnxReader:
             ["logits"], {"inputs_embeds": embeds, "attention_mask": enc["attention_mask"].astype(np.int32)})
         return out[..., 0], out[..., 1]
 
-    def _span(self, question: str, window: str, i: int, threads: int, others, regions,
-              max_length: int = MAX_LENGTH) -> Span:
+    def _span(self, question: str, window: str, i: int, threads: int, max_length: int = MAX_LENGTH) -> Span:
         enc = self.encode(question, window, max_length)  # one pass each: no padding to the longest window
         starts, ends = self.logits(enc, threads)
-        (span,) = best_spans(enc, starts, ends, [window], others=[others[i]] if others else None,
-                             regions=[regions[i]] if regions else None)
+        (span,) = best_spans(enc, starts, ends, [window])
         return replace(span, window=i)
 
-    def read(self, question: str, windows: list[str], others: list[tuple[int, int] | None] | None = None,
-             regions: list[tuple[int, int] | None] | None = None, max_length: int = MAX_LENGTH) -> list[Span]:
-        """The best span of each window for ``question`` (and the score of ``others[i]``, a
-        character span of window i, and the best span inside ``regions[i]``, when given); a
-        window is cut to ``max_length`` pieces with the question."""
+    def read(self, question: str, windows: list[str], max_length: int = MAX_LENGTH) -> list[Span]:
+        """The best span of each window for ``question``; a window is cut to ``max_length``
+        pieces with the question."""
         if not windows:
             return []
         with self._lock:
@@ -313,16 +307,16 @@ class OnnxReader:
             with per_pass(None):
                 n = chosen[-1]
                 if self.parallel == "sessions":
-                    return [self._span(question, w, i, n, others, regions, max_length) for i, w in enumerate(windows)]
+                    return [self._span(question, w, i, n, max_length) for i, w in enumerate(windows)]
                 if n == 1 or len(windows) == 1:
-                    return [self._span(question, w, i, 1, others, regions, max_length) for i, w in enumerate(windows)]
+                    return [self._span(question, w, i, 1, max_length) for i, w in enumerate(windows)]
                 if self._pool is None:
                     from concurrent.futures import ThreadPoolExecutor
 
                     self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="reader")
                 spans = []
                 for lo in range(0, len(windows), n):  # at most n windows at once (ORT runs release the GIL)
-                    spans += self._pool.map(lambda i: self._span(question, windows[i], i, 1, others, regions, max_length),
+                    spans += self._pool.map(lambda i: self._span(question, windows[i], i, 1, max_length),
                                             range(lo, min(lo + n, len(windows))))
                 return spans
 

@@ -15,11 +15,8 @@ words (the words of the claim that are not the question's)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 from rag.normalize import tokenize
 
-COVERAGE_SHARE = 0.5  # without the reader: a second source covers at least this share of the answer's coverage
 CLAIM_SHARE = 0.6  # an LLM claim's own words a passage must hold
 
 
@@ -63,25 +60,3 @@ def states_claim(sentence: str, claim: str, question: str, answer: str = "") -> 
         return True  # the claim only restates the question's words: nothing to check
     found = content(sentence)
     return len(own & found) >= CLAIM_SHARE * len(own)
-
-
-def same_answer_sentences(answer: str, chosen, candidates: Iterable, agrees: Callable | None,
-                          coverage_share: float = COVERAGE_SHARE) -> list:
-    """The ``candidates`` (``Sentence``s, best first) other than ``chosen`` that state ``answer``:
-    they hold its words, and ``agrees(sentence)`` (the reader) says it answers there too, or,
-    without a reader, they cover at least ``coverage_share`` of what ``chosen`` covers."""
-    out, seen = [], {(chosen.hit.chunk.doc_id, chosen.start, chosen.end)}
-    verdict: dict[str, bool] = {}  # a copied sentence (another paper, an overlapping chunk) is judged once
-    for s in candidates:
-        key = (s.hit.chunk.doc_id, s.start, s.end)
-        if key in seen:
-            continue
-        seen.add(key)
-        if s.text not in verdict:
-            ok = holds(s.text, answer)
-            if ok and s.text != chosen.text:
-                ok = agrees(s) if agrees is not None else s.coverage >= coverage_share * chosen.coverage
-            verdict[s.text] = ok
-        if verdict[s.text]:
-            out.append(s)
-    return out

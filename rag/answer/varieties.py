@@ -229,7 +229,7 @@ def msa_form(question: str) -> MsaForm:
     edge = any(
         (e := lex.lookup(items[i])) is not None and e.kind == "interrogative" and not e.english
         and not (len(taa) == len(items) and taa[i])
-        for i in ends if items[i] not in "،,"
+        for i in ends if i < len(items) and items[i] not in "،,"  # a comma may end the question
     )
     if not (sure or edge):
         return MsaForm(question, "msa", False)

@@ -24,16 +24,11 @@ def _fmt(v) -> str:
 
 
 def by_type(rows: list[dict]) -> dict[str, dict]:
-    """Per question type: the answer's F1, and over the answered questions the F1 the reader's
-    span and the rules' span would each have scored on the same sentence, and the share of
-    answers whose span the reader gave."""
+    """Per question type: the answer's F1, sentence_contains and hit@1."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         if "f1" in r:
             groups.setdefault(r["type"], []).append(r)
-
-    def mean_of(rs, key):
-        return metrics.mean([r[key] for r in rs if r.get(key) is not None])
 
     return {
         t: {
@@ -41,9 +36,6 @@ def by_type(rows: list[dict]) -> dict[str, dict]:
             "f1": metrics.mean([r["f1"] for r in rs]),
             "sentence_contains": metrics.mean([r["sentence_contains"] for r in rs]),
             "hit@1": metrics.hit_at([r["gold_rank"] for r in rs if r["gold_sources"]], 1),
-            "f1_reader": mean_of(rs, "f1_reader"),
-            "f1_rules": mean_of(rs, "f1_rules"),
-            "reader_share": metrics.mean([r.get("span_source") == "reader" for r in rs if not r["abstained"]]),
         }
         for t, rs in sorted(groups.items(), key=lambda kv: -len(kv[1]))
     }
@@ -65,23 +57,18 @@ def diagnose(rows: list[dict]) -> dict[str, float | None]:
     weak_span = [r for r in rest if r["f1"] < 0.5]
     good = [r for r in rest if r["f1"] >= 0.5]
 
-    def by_reader(rs):
-        return len([r for r in rs if r.get("span_source") == "reader"]) / n
-
     return {
         "refused although answerable": len(refused) / n,
         "gold source not ranked first": len(not_first) / n,
         "quoted sentence lacks the answer": len(wrong_sentence) / n,
-        "sentence right, span F1 < 0.5: the reader's span": by_reader(weak_span),
-        "sentence right, span F1 < 0.5: a rule's span": len(weak_span) / n - by_reader(weak_span),
-        "span F1 >= 0.5: the reader's span": by_reader(good),
-        "span F1 >= 0.5: a rule's span": len(good) / n - by_reader(good),
+        "sentence right, span F1 < 0.5": len(weak_span) / n,
+        "span F1 >= 0.5": len(good) / n,
     }
 
 
 def markdown(report: dict, title: str) -> str:
     lines = [f"# {title}", "", f"Questions: {report['questions']}", ""]
-    for section in ("retrieval", "answer", "abstention", "citations", "latency_ms"):
+    for section in ("retrieval", "answer", "abstention", "confidence", "citations", "latency_ms"):
         lines.append(f"## {section}")
         lines.append("| metric | value |")
         lines.append("|---|---|")
@@ -92,14 +79,11 @@ def markdown(report: dict, title: str) -> str:
     for stage, share in diagnose(report["rows"]).items():
         lines.append(f"| {stage} | {_fmt(share)} |")
     lines.append("")
-    lines += ["## By question type",
-              "F1 (reader) and F1 (rules): the span each would give on the chosen sentence, over the answered "
-              "questions; reader share: answers whose span the reader gave.", "",
-              "| type | n | f1 | F1 (reader) | F1 (rules) | reader share | sentence_contains | hit@1 |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["## By question type", "",
+              "| type | n | f1 | sentence_contains | hit@1 |",
+              "|---|---|---|---|---|"]
     for t, m in by_type(report["rows"]).items():
-        lines.append(f"| {t} | {m['n']} | {_fmt(m['f1'])} | {_fmt(m['f1_reader'])} | {_fmt(m['f1_rules'])} | "
-                     f"{_fmt(m['reader_share'])} | {_fmt(m['sentence_contains'])} | {_fmt(m['hit@1'])} |")
+        lines.append(f"| {t} | {m['n']} | {_fmt(m['f1'])} | {_fmt(m['sentence_contains'])} | {_fmt(m['hit@1'])} |")
     lines.append("")
     if report.get("by_variety"):
         lines += ["## By variety of the question",

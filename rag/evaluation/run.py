@@ -60,17 +60,12 @@ def _row(q: Question, ans, error: str, ms: float, originals: dict[str, str] | No
         "sources": len(sources),
         "related": len(getattr(ans, "related", []) or []) if ans is not None else 0,
         "variety": q.variety,
+        "near_miss": q.near_miss,
+        "band": getattr(ans, "band", "refused") if ans is not None else "refused",
         "latency_ms": round(ms, 2),
         "error": error,
     }
-    choice = getattr(ans, "choice", None)
-    if choice is not None:  # the extractive answer stage: whose span, and what the other would say
-        row["span_source"] = choice.source
-        row["reader_answer"], row["rules_answer"] = choice.reader_text, choice.rules_text
     if q.answerable and q.answers:
-        if choice is not None and not abstained:
-            row["f1_reader"] = metrics.f1(choice.reader_text, q.answers) if choice.reader_text else None
-            row["f1_rules"] = metrics.f1(choice.rules_text, q.answers)
         row["exact_match"] = 0.0 if abstained else metrics.exact_match(answer_text, q.answers)
         row["f1"] = 0.0 if abstained else metrics.f1(answer_text, q.answers)
         row["sentence_contains"] = 0.0 if abstained else metrics.contains(quote, q.answers)
@@ -102,6 +97,21 @@ def citations(rows: list[dict]) -> dict:
         "sources_per_answer": metrics.mean([r.get("sources", 0) for r in answered]),
         "related_per_answer": metrics.mean([r.get("related", 0) for r in answered]),
     }
+
+
+CONFIDENT = 0.9  # "confident answers": given at this confidence or more
+
+
+def confidence_report(rows: list[dict]) -> dict:
+    """What the confidence is worth: of the answers given at CONFIDENT or more, the share that
+    is right (F1 >= 0.5 on an answerable question; an answer to an unanswerable one is wrong);
+    the closest-passage band's size; near misses (``near_miss`` questions) refused."""
+    confident = [r for r in rows if not r["abstained"] and (r["confidence"] or 0) >= CONFIDENT]
+    right = [r.get("f1", 0.0) >= 0.5 if r["answerable"] else False for r in confident]
+    near = [r for r in rows if r.get("near_miss")]
+    return {"confident_answers": len(confident), "confident_right": metrics.mean(right),
+            "closest_band": metrics.mean([r.get("band") == "closest" for r in rows]),
+            "near_misses": len(near), "near_misses_refused": metrics.mean([r["abstained"] for r in near])}
 
 
 def by_variety(rows: list[dict]) -> dict[str, dict]:
@@ -158,6 +168,7 @@ def summarize(rows: list[dict]) -> dict:
             ).items()
         } | _recall_elsewhere(answerable, unanswerable),
         "citations": {k: rnd(v) for k, v in citations(rows).items()},
+        "confidence": {k: rnd(v) if isinstance(v, float) else v for k, v in confidence_report(rows).items()},
         "latency_ms": {"p50": rnd(metrics.percentile(lat, 0.5)), "p95": rnd(metrics.percentile(lat, 0.95))},
         **({"by_variety": {v: {k: rnd(x) if k != "n" else x for k, x in m.items()} for v, m in varieties.items()}}
            if varieties else {}),

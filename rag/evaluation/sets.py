@@ -20,6 +20,7 @@ class Question:
     sources: list[str] = field(default_factory=list)
     about: str = ""  # the title of the article it was written on (SQuAD), kept when made unanswerable
     variety: str = ""  # how it is written: "msa", a dialect ("egyptian", "levantine", ...), "english"
+    near_miss: bool = False  # an unanswerable twin of an answerable question: one thing it asks about changed
 
 
 def read_jsonl(path: Path) -> list[Question]:
@@ -39,6 +40,7 @@ def read_jsonl(path: Path) -> list[Question]:
                     answerable=bool(rec.get("answerable", bool(answers))),
                     sources=[clean_id(s) for s in rec.get("sources") or []],
                     variety=str(rec.get("variety") or ""),
+                    near_miss=bool(rec.get("near_miss", False)),
                 )
             )
         except (ValueError, KeyError, TypeError) as exc:
