@@ -123,8 +123,8 @@ def _confidence(answer: Answer, rtl: bool, lang: str) -> str:
 
 def format_answer(answer: Answer, lang: str) -> list[str]:
     """The reply to a question: the answer, then its numbered sources (a source from another
-    article than the first is labelled "also reported by"); a refusal that came close shows
-    what it found, labelled as not answering. Returns messages."""
+    article than the first is labelled "also reported by") and the judge's confidence; in the
+    closest band, that no sure answer was found and the closest passage. Returns messages."""
     rtl = lang == "ar"
     blocks: list[str] = []
     if answer.notice:
@@ -136,10 +136,6 @@ def format_answer(answer: Answer, lang: str) -> list[str]:
         return blocks_to_messages(blocks)
     if answer.abstained:
         blocks.append(_line(esc(phrase("abstain", lang)), rtl))
-        if answer.related:
-            blocks.append(_line(f"<b>{esc(phrase('found', lang))}</b>", rtl))
-            for i, c in enumerate(answer.related, 1):
-                blocks += _quoted(i, c, rtl, lang=lang)
         return blocks_to_messages(blocks)
     blocks += _text_blocks(f"<b>{esc(phrase('answer', lang))}</b> ", answer.answer, rtl)
     blocks.append(_confidence(answer, rtl, lang))

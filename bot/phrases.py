@@ -28,7 +28,6 @@ PHRASES: dict[str, tuple[str, str]] = {
     "also_in": ("نُشر أيضًا في:", "Also published in:"),
     "related": ("مقاطع ذات صلة لا تذكر الجواب:", "Related passages (they do not state the answer):"),
     "no_related": ("لا توجد مقاطع أخرى ذات صلة.", "There are no other related passages."),
-    "found": ("ما وجدته، ولا يجيب عن السؤال:", "What I found (it does not answer the question):"),
     "no_passages": ("لم أجد المقاطع.", "The passages were not found."),
     "abstain": (ABSTAIN_AR, ABSTAIN_EN),
     "closest": (CLOSEST_AR, CLOSEST_EN),

@@ -86,7 +86,6 @@ FRAME = {  # (Arabic, English): the words around an answer, in the asker's langu
     "sources": ("المصادر:", "Sources:"),
     "also": ("ورد أيضًا في", "also reported by"),
     "related": ("مقاطع ذات صلة لا تذكر الجواب:", "Related passages (they do not state the answer):"),
-    "found": ("ما وجدته، ولا يجيب عن السؤال:", "What I found (it does not answer the question):"),
     "also_in": ("نُشر أيضًا في:", "Also published in:"),
     "confidence": ("الثقة", "confidence"),
 }
@@ -115,7 +114,7 @@ def format_answer(answer) -> str:
                     for o in c.also_in))
     if answer.related:
         if answer.band != "closest":  # the closest band's answer text already says what follows
-            lines += ["", FRAME["found" if answer.abstained else "related"][lang]]
+            lines += ["", FRAME["related"][lang]]
         for c in answer.related:
             lines.append(f"- {c.title}: «{c.quote}»")
             lines.append(f"    {c.doc_id} · {c.chunk_id} · {c.start}-{c.end}" + (f" · {c.url}" if c.url else ""))

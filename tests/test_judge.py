@@ -32,7 +32,7 @@ def test_fit_learns_which_evidence_separates():
     assert w["margin"] > 0.5 and w["missing"] < -0.3
     assert max(abs(w[n]) for n in ("null", "dense", "rank")) < 0.3
     Xt, yt = synthetic(seed=1)
-    p = np.array([judge.probability(x) for x in Xt])
+    p = 1 / (1 + np.exp(-np.array([judge.logit(x) for x in Xt])))
     assert ((p > 0) & (p < 1)).all() and p[yt == 1].mean() > p[yt == 0].mean() + 0.3
 
 
@@ -47,19 +47,38 @@ def test_unknown_word_matching_evidence_is_read_at_its_mean():
     assert np.isfinite(judge.weights).all() and np.allclose(judge.weights, clean.weights, atol=0.15)
     x = X[0].copy()
     x[lexical] = judge.mean[lexical]
-    assert judge.probability(X[0]) == pytest.approx(judge.probability(x))
+    assert judge.logit(X[0]) == pytest.approx(judge.logit(x))
+
+
+def fitted_judge(threshold=0.6, closest=0.4):
+    from dataclasses import replace
+
+    X, y = synthetic()
+    rng = np.random.default_rng(2)
+    Q = rng.normal(size=(300, len(J.QUESTION_FEATURES)))
+    yq = (Q[:, 0] + 0.3 * rng.normal(size=300) > 0).astype(float)  # answerable when the best logit is high
+    return replace(J.fit(X, y), threshold=threshold, closest=closest,
+                   question=J.fit_layer(Q, yq, J.QUESTION_FEATURES)), X
+
+
+def test_the_question_layer_reads_the_best_candidate_and_retrieval():
+    from rag.records import Retrieved
+
+    judge, _ = fitted_judge()
+    retrieved = Retrieved([], 0.9, 0.1, 0.03, 0.2)
+    assert judge.probability(3.0, 0.0, retrieved) > 0.9 > 0.1 > judge.probability(-3.0, -4.0, retrieved)
+    # an English question's keyword evidence is unknown: read at its mean
+    ev = J.question_evidence(1.0, None, retrieved, lexical=False)
+    assert np.isnan(ev["keyword_margin"]) and ev["lead"] == J.LEAD_ALONE
 
 
 def test_saved_judge_loads_with_the_same_probabilities_and_bands(tmp_path):
-    X, y = synthetic()
-    judge = J.fit(X, y)
-    from dataclasses import replace
-
-    judge = replace(judge, threshold=0.6, closest=0.4)
+    judge, X = fitted_judge()
     path = tmp_path / "w.json"
     judge.save(path, made_by="test")
     again = J.Judge.load(path)
-    assert [round(again.probability(x), 4) for x in X[:20]] == [round(judge.probability(x), 4) for x in X[:20]]
+    assert [again.logit(x) for x in X[:20]] == pytest.approx([judge.logit(x) for x in X[:20]], abs=1e-3)
+    assert again.probability(1.0, 0.5, None) == pytest.approx(judge.probability(1.0, 0.5, None))
     assert (again.band(0.61), again.band(0.5), again.band(0.39)) == ("answer", "closest", "refused")
 
 
@@ -71,12 +90,18 @@ def test_a_judge_fitted_for_other_evidence_is_refused(tmp_path):
         J.Judge.load(path)
 
 
-def test_the_shipped_judge_is_one_file_with_its_thresholds():
+def test_the_shipped_judge_is_one_file_with_the_thresholds_the_settings_use():
+    from config import load_settings
+
     raw = json.loads(J.WEIGHTS_FILE.read_text(encoding="utf-8"))
-    assert tuple(raw["features"]) == J.FEATURES
+    assert tuple(raw["candidate"]["features"]) == J.FEATURES
+    assert tuple(raw["question"]["features"]) == J.QUESTION_FEATURES
     assert 0 < raw["closest"] <= raw["threshold"] < 1
-    w = dict(zip(J.FEATURES, raw["weights"]))
-    assert w["margin"] > 0 and w["missing"] < 0  # the reader's confidence counts for, a missing slot against
+    s = load_settings()
+    assert (s.answer_threshold, s.closest_threshold) == (raw["threshold"], raw["closest"])
+    w = dict(zip(J.FEATURES, raw["candidate"]["weights"]))
+    assert w["margin"] > 0 and w["missing"] < 0  # the reader's confidence counts for, a missing term against
+    assert dict(zip(J.QUESTION_FEATURES, raw["question"]["weights"]))["best"] > 0
 
 
 def test_slot_terms_name_what_is_asked_about():
@@ -159,9 +184,12 @@ def test_the_probability_shown_is_the_one_that_decided(seeded, monkeypatch):
     a = seeded.ask(question)
     q = Question.parse(question)
     retrieved = seeded.retrieve(question)
-    judged = seeded.answerer.judged(q, seeded.answerer.sentences(q, retrieved.hits), retrieved.hits)
+    judged = seeded.answerer.judged(q, seeded.answerer.sentences(q, retrieved.hits), retrieved)
+    judge = seeded.answerer.judge
+    assert judged[0].logit == max(c.logit for c in judged) == pytest.approx(judge.logit(judged[0].evidence))
+    rival = next(c.logit for c in judged if c.sentence.text != judged[0].sentence.text)
     assert a.confidence == pytest.approx(judged[0].probability) == pytest.approx(
-        seeded.answerer.judge.probability(judged[0].evidence))
+        judge.probability(judged[0].logit, rival, retrieved))
     assert a.to_dict()["confidence"] == round(a.confidence, 4) and a.to_dict()["band"] == "answer"
     assert f"{a.confidence:.0%}" in "".join(format_answer(a, "ar"))
     # the same question with thresholds above and around its probability: closest, then refused

@@ -269,9 +269,10 @@ def test_the_judge_reads_an_english_questions_word_matching_evidence_as_unknown(
         q = Question.parse(text)
         assert q.variety == variety
         retrieved = seeded.retrieve(text)
-        best = ans.judged(q, ans.sentences(q, retrieved.hits), retrieved.hits)[0]
+        best = ans.judged(q, ans.sentences(q, retrieved.hits), retrieved)[0]
         assert all(math.isnan(best.evidence[k]) == (variety == "english") for k in LEXICAL)
-        assert math.isfinite(best.evidence["margin"]) and best.probability == ans.judge.probability(best.evidence)
+        assert best.evidence["cross_lingual"] == (variety == "english")
+        assert math.isfinite(best.evidence["margin"]) and best.logit == ans.judge.logit(best.evidence)
 
 
 def test_a_question_ending_in_a_comma_is_read():

@@ -22,8 +22,9 @@ sentences compete, as in a grown archive):
   prints some to read by eye.
 
 Each question's candidates are what the answerer reads at run time (its shortlist of
-``judge_candidates`` sentences, the reader's span and the judge's evidence); a candidate is
-positive when the question is answerable and the sentence holds a gold answer (normalized).
+``judge_candidates`` sentences, the reader's SPANS best spans of each and the judge's evidence);
+a candidate is positive when the question is answerable, its sentence holds a gold answer
+(normalized) and its span gives it (F1 >= 0.5).
 ``fit`` fits the logistic model over candidates, holding out a fifth of the titles to report
 question-level numbers (the likeliest candidate is the one answered from). ARCD-test is never
 read here."""
@@ -211,11 +212,14 @@ def candidate_rows(sanad, answerer, q: dict) -> list[dict]:
     sents = answerer.sentences(parsed, retrieved.hits)
     judged = answerer.judged(parsed, sents, retrieved) if sents else []
     r = retrieved
+    from rag.evaluation.metrics import f1
+
     golds = [normalize_answer(a) for a in q["answers"] if normalize_answer(a)]
     rows = []
     for c in judged:
         sent = normalize_answer(c.sentence.text)
-        label = int(q["kind"] == "answerable" and any(g in sent for g in golds))
+        # positive: the sentence holds a gold answer and the span gives it (F1 >= 0.5)
+        label = int(q["kind"] == "answerable" and any(g in sent for g in golds) and f1(c.text, q["answers"]) >= 0.5)
         rows.append({"id": q["id"], "kind": q["kind"], "set": q["set"], "title": q["title"], "label": label,
                      "doc": c.sentence.hit.chunk.doc_id, "gold_doc": q["source"], "span": c.text,
                      "dense_gap": r.dense_gap, "dense_spread": r.dense_spread, "keyword_margin": r.keyword_margin,

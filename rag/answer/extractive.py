@@ -24,7 +24,7 @@ ABSTAIN_AR = "لا أجد في المصادر المتاحة ما يجيب عن 
 ABSTAIN_EN = "I could not find the answer to this question in the available sources."
 CLOSEST_AR = "لم أجد جوابًا مؤكدًا. أقرب ما وجدته، وقد لا يجيب عن سؤالك:"
 CLOSEST_EN = "I found no sure answer. The closest passage I found, which may not answer your question:"
-
+SPANS = 3  # the reader's best spans of each candidate sentence that do not overlap, each judged
 
 def reader_text(q: Question) -> str:
     """What the reader reads as the question: a dialect question in its MSA words (the reader
@@ -100,28 +100,32 @@ class ExtractiveAnswerer:
         return top
 
     def judged(self, q: Question, sents: list[Sentence], retrieved: Retrieved) -> list[Choice]:
-        """Every shortlisted sentence with the reader's span and the judge's probability, likeliest first."""
+        """Every shortlisted sentence with each of the reader's SPANS best spans in it, and the
+        judge's probability, likeliest first."""
         hits = retrieved.hits
         top = self.shortlist(sents)
         if not top:
             return []
-        spans: list[Span] = self.reader.read(reader_text(q), [s.text for s in top])
+        read: list[list[Span]] = self.reader.read_spans(reader_text(q), [s.text for s in top], SPANS)
         match = matcher(q, top)
         out = []
-        for i, (s, sp) in enumerate(zip(top, spans)):
-            if q.type == "yesno" or sp.end <= sp.start:
-                span = None  # a yes/no question is answered by the whole sentence
-            else:
-                span = tidy(s.text, (sp.start, sp.end))
-            text = s.text[span[0] : span[1]] if span else s.text
-            ev = evidence(q, s, sp.margin, sp.null, rank_of(hits, s.hit), i, self.idf, match, text)
-            out.append(Choice(s, span, 0.0, sp.margin, ev, self.judge.logit(ev)))
+        for i, (s, spans) in enumerate(zip(top, read)):
+            for sp in spans if q.type != "yesno" else spans[:1]:
+                if q.type == "yesno" or sp.end <= sp.start:
+                    span = None  # a yes/no question is answered by the whole sentence
+                else:
+                    span = tidy(s.text, (sp.start, sp.end))
+                text = s.text[span[0] : span[1]] if span else s.text
+                ev = evidence(q, s, sp.margin, sp.null, rank_of(hits, s.hit), i, self.idf, match, text)
+                out.append(Choice(s, span, 0.0, sp.margin, ev, self.judge.logit(ev)))
         out.sort(key=lambda c: -c.logit)
         lexical = q.variety != "english"
         best = out[0].logit
-        return [replace(c, probability=self.judge.probability(
-            c.logit, out[1].logit if k == 0 and len(out) > 1 else (best if k else None), retrieved, lexical))
-            for k, c in enumerate(out)]
+        # the lead over the best candidate of another sentence (another span of the same one is
+        # no rival), or, for the others, their distance below the best
+        rival = next((c.logit for c in out[1:] if c.sentence.text != out[0].sentence.text), None)
+        return [replace(c, probability=self.judge.probability(c.logit, rival if k == 0 else best, retrieved, lexical))
+                for k, c in enumerate(out)]
 
     def answer(self, question: str, retrieved: Retrieved) -> Answer:
         hits = retrieved.hits

@@ -146,14 +146,15 @@ def encode(tokenizer, questions: list[str], windows: list[str], max_length: int 
     )
 
 
-def _best(s: np.ndarray, e: np.ndarray, max_tokens: int) -> tuple[int, int, float]:
-    """Token indices (a, b) maximising s[a] + e[b] with a <= b < a + max_tokens, and the score."""
-    n = len(s)
+def _best(s: np.ndarray, e: np.ndarray, max_tokens: int, n: int = 1) -> list[tuple[int, int, float]]:
+    """The ``n`` token spans (a, b) with the highest s[a] + e[b], a <= b < a + max_tokens, best first."""
+    size = len(s)
     grid = s[:, None] + e[None, :]
-    a_idx, b_idx = np.indices((n, n))
+    a_idx, b_idx = np.indices((size, size))
     grid[(b_idx < a_idx) | (b_idx >= a_idx + max_tokens)] = -np.inf
-    a, b = np.unravel_index(int(np.argmax(grid)), grid.shape)
-    return int(a), int(b), float(grid[a, b])
+    flat = grid.ravel()
+    top = np.argsort(-flat, kind="stable")[:n] if n > 1 else [int(np.argmax(flat))]
+    return [(int(k // size), int(k % size), float(flat[k])) for k in top if np.isfinite(flat[k])]
 
 
 def _chars(text: str, offsets, a: int, b: int) -> tuple[int, int]:
@@ -175,7 +176,16 @@ def _numpy(x) -> np.ndarray:
 
 def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: int = MAX_ANSWER_TOKENS) -> list[Span]:
     """The best span of each window (start <= end, at most ``max_tokens``), with offsets
-    into the window's own text, white space trimmed. ``enc`` is ``encode``'s (torch tensors) or ``reader_onnx.PairTokenizer.encode``'s (numpy)."""
+    into the window's own text, white space trimmed. ``enc`` is ``encode``'s (torch tensors) or
+    ``reader_onnx.PairTokenizer.encode``'s (numpy)."""
+    return [spans[0] for spans in n_best_spans(enc, start_logits, end_logits, windows, 1, max_tokens)]
+
+
+def n_best_spans(enc, start_logits, end_logits, windows: list[str], n: int,
+                 max_tokens: int = MAX_ANSWER_TOKENS) -> list[list[Span]]:
+    """The ``n`` best spans of each window that do not overlap a better one, best first (as
+    Hugging Face's ``utils_qa.py`` keeps n-best spans against one null score; overlapping ones
+    would mostly be the best span give or take a word); a window with no text has one empty span."""
     starts, ends = _numpy(start_logits), _numpy(end_logits)
     offsets = np.asarray(enc["offset_mapping"])
     out = []
@@ -183,10 +193,19 @@ def best_spans(enc, start_logits, end_logits, windows: list[str], max_tokens: in
         ctx = np.array([sid == 1 for sid in enc.sequence_ids(i)])
         null = float(starts[i, 0] + ends[i, 0])
         if not ctx.any():
-            out.append(Span(i, 0, 0, float("-inf"), null))
+            out.append([Span(i, 0, 0, float("-inf"), null)])
             continue
-        a, b, score = _best(np.where(ctx, starts[i], -np.inf), np.where(ctx, ends[i], -np.inf), max_tokens)
-        out.append(Span(i, *_chars(text, offsets[i], a, b), score, null))
+        spans, seen = [], set()
+        # more token spans than asked: several may trim to the same characters
+        for a, b, score in _best(np.where(ctx, starts[i], -np.inf), np.where(ctx, ends[i], -np.inf), max_tokens,
+                                 n * 200 if n > 1 else 1):
+            cs, ce = _chars(text, offsets[i], a, b)
+            if ce > cs and all(ce <= s0 or cs >= e0 for s0, e0 in seen):
+                seen.add((cs, ce))
+                spans.append(Span(i, cs, ce, score, null))
+            if len(spans) == n:
+                break
+        out.append(spans or [Span(i, 0, 0, float("-inf"), null)])
     return out
 
 
@@ -263,6 +282,10 @@ class Reader:
     def read(self, question: str, windows: list[str], max_length: int = MAX_LENGTH) -> list[Span]:
         """The best span of each window for ``question``; a window is cut to ``max_length``
         pieces with the question."""
+        return [spans[0] for spans in self.read_spans(question, windows, 1, max_length)]
+
+    def read_spans(self, question: str, windows: list[str], n: int, max_length: int = MAX_LENGTH) -> list[list[Span]]:
+        """The ``n`` best spans of each window for ``question``, best first."""
         import torch
 
         if not windows:
@@ -277,8 +300,8 @@ class Reader:
                     enc = encode(self._tokenizer, [question], [window], max_length)
                     with torch.inference_mode():
                         out = self._model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
-                    (span,) = best_spans(enc, out.start_logits, out.end_logits, [window])
-                    spans.append(replace(span, window=i))
+                    (best,) = n_best_spans(enc, out.start_logits, out.end_logits, [window], n)
+                    spans.append([replace(sp, window=i) for sp in best])
                 return spans
 
 

@@ -34,7 +34,7 @@ from rag.answer.reader import (
     ReaderMismatch,
     Span,
     base_sha256,
-    best_spans,
+    n_best_spans,
 )
 
 log = logging.getLogger(__name__)
@@ -286,15 +286,20 @@ class OnnxReader:
             ["logits"], {"inputs_embeds": embeds, "attention_mask": enc["attention_mask"].astype(np.int32)})
         return out[..., 0], out[..., 1]
 
-    def _span(self, question: str, window: str, i: int, threads: int, max_length: int = MAX_LENGTH) -> Span:
+    def _span(self, question: str, window: str, i: int, threads: int, max_length: int = MAX_LENGTH,
+              n: int = 1) -> list[Span]:
         enc = self.encode(question, window, max_length)  # one pass each: no padding to the longest window
         starts, ends = self.logits(enc, threads)
-        (span,) = best_spans(enc, starts, ends, [window])
-        return replace(span, window=i)
+        (spans,) = n_best_spans(enc, starts, ends, [window], n)
+        return [replace(sp, window=i) for sp in spans]
 
     def read(self, question: str, windows: list[str], max_length: int = MAX_LENGTH) -> list[Span]:
         """The best span of each window for ``question``; a window is cut to ``max_length``
         pieces with the question."""
+        return [spans[0] for spans in self.read_spans(question, windows, 1, max_length)]
+
+    def read_spans(self, question: str, windows: list[str], n: int, max_length: int = MAX_LENGTH) -> list[list[Span]]:
+        """The ``n`` best spans of each window for ``question``, best first."""
         if not windows:
             return []
         with self._lock:
@@ -305,19 +310,20 @@ class OnnxReader:
             # competitor, against 106 / 199 and 202 for one thread (docs/performance.md; cause not found)
             chosen = [self.threads or 1]
             with per_pass(None):
-                n = chosen[-1]
+                threads_ = chosen[-1]
                 if self.parallel == "sessions":
-                    return [self._span(question, w, i, n, max_length) for i, w in enumerate(windows)]
-                if n == 1 or len(windows) == 1:
-                    return [self._span(question, w, i, 1, max_length) for i, w in enumerate(windows)]
+                    return [self._span(question, w, i, threads_, max_length, n) for i, w in enumerate(windows)]
+                if threads_ == 1 or len(windows) == 1:
+                    return [self._span(question, w, i, 1, max_length, n) for i, w in enumerate(windows)]
                 if self._pool is None:
                     from concurrent.futures import ThreadPoolExecutor
 
                     self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="reader")
                 spans = []
-                for lo in range(0, len(windows), n):  # at most n windows at once (ORT runs release the GIL)
-                    spans += self._pool.map(lambda i: self._span(question, windows[i], i, 1, max_length),
-                                            range(lo, min(lo + n, len(windows))))
+                for lo in range(0, len(windows), threads_):  # at most that many windows at once (ORT runs
+                    # release the GIL)
+                    spans += self._pool.map(lambda i: self._span(question, windows[i], i, 1, max_length, n),
+                                            range(lo, min(lo + threads_, len(windows))))
                 return spans
 
 

@@ -1,12 +1,10 @@
-"""Sentence ranking: which sentence of the retrieved chunks holds the answer.
+"""Sentence ranking: the cheap first cut of the sentences the reader reads and the judge
+weighs (rag/answer/judge.py).
 
 Every sentence of every retrieved chunk is a candidate, scored by how much of the question
 it covers (idf-weighted, the asked-about term weighted up, the article's title as context),
 its chunk's retrieval rank, and whether it has what the question type asks for (a date, an
-amount). A linear model over these and more features (exact coverage, compactness, question
-bigrams, dense and keyword scores), fitted on ARCD-train like the span model, did not beat
-this hand-set score under 5-fold cross-validation (top sentence holds the answer: 0.727 vs
-0.749), so the hand-set score stays."""
+amount). Its best few go on; the judge, not this score, chooses among them."""
 
 from __future__ import annotations
 
