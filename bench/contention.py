@@ -167,8 +167,7 @@ def main() -> None:
                              "SANAD_READER_THREADS=1,SANAD_QUERY_THREADS=1",
                              "SANAD_READER_ENGINE=torch,SANAD_READER_THREADS=1,SANAD_QUERY_THREADS=1",
                              "SANAD_READER_THREADS=2,SANAD_QUERY_THREADS=2",
-                             "SANAD_READER_ENGINE=torch,SANAD_READER_THREADS=2,SANAD_QUERY_THREADS=2",
-                             "SANAD_READER=false"],
+                             "SANAD_READER_ENGINE=torch,SANAD_READER_THREADS=2,SANAD_QUERY_THREADS=2"],
                     help="Sanad runs, each with these environment settings (comma-separated KEY=VALUE; "
                          "'default' = none: config/defaults.toml)")
     ap.add_argument("--role", choices=["sanad", "baseline", "answer"], help=argparse.SUPPRESS)
@@ -197,10 +196,9 @@ def main() -> None:
         q0 = res[v][str(args.competitors[0])]["p50"]
         rel = ", ".join(f"{lv} competitor(s) {res[v][lv]['p50'] / q0:.2f}x" for lv in map(str, args.competitors[1:]))
         print(f"sanad ({i + 1}) {v}: p50 against quiet: {rel}")
-    for env in ({"SANAD_READER": "true"}, {"SANAD_READER": "true", "SANAD_READER_ENGINE": "torch"},
-                {"SANAD_READER": "false"}):
+    for env in ({}, {"SANAD_READER_ENGINE": "torch"}):
         a = run_child(args, "answer", cache, homes["sanad"], env)
-        label = ",".join(f"{k.removeprefix('SANAD_').lower()}={v}" for k, v in env.items())
+        label = ",".join(f"{k.removeprefix('SANAD_').lower()}={v}" for k, v in env.items()) or "default"
         print(f"answer-only process, {label}: peak RSS {a['peak_rss_mb']:.0f} MB, torch loaded: "
               f"{a['torch_loaded']}, {a['ms_per_question']:.0f} ms/question incl. loading")
 

