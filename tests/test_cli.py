@@ -34,9 +34,9 @@ def sanad(env, *args, check=True):
 def test_ask_json_builds_the_index_on_first_use(env):
     out = sanad(env, "ask", "--json", "من هو وزير الداخلية الروسي؟")
     data = json.loads(out.stdout)
-    assert set(data) == {"question", "answer", "abstained", "confidence", "citations", "related"}
+    assert set(data) == {"question", "answer", "abstained", "band", "confidence", "citations", "related"}
     assert data["abstained"] is False and "كولوكولتسيف" in data["answer"]
-    assert 0.5 < data["confidence"] <= 1.0
+    assert load_settings().answer_threshold <= data["confidence"] <= 1.0 and data["band"] == "answer"
     assert data["citations"] and data["related"]
     assert all("كولوكولتسيف" in c["quote"] for c in data["citations"])  # sources state the answer
     texts = {a.doc_id: a.text for a in load_corpus(SEEDS_DIR, 10**7) if isinstance(a, Article)}
@@ -81,7 +81,8 @@ def test_ingest_sources_stats(env, tmp_path):
 def test_eval_over_the_seeds_writes_the_report(env, tmp_path):
     out = sanad(env, "eval", str(DATA / "seeds_questions.jsonl"), "--corpus", str(SEEDS_DIR), "--out", str(tmp_path))
     report = json.loads((tmp_path / "report.json").read_text())
-    assert list(report) == ["questions", "retrieval", "answer", "abstention", "citations", "latency_ms", "rows"]
+    assert list(report) == ["questions", "retrieval", "answer", "abstention", "citations", "confidence", "latency_ms",
+                            "rows"]
     assert report["citations"]["precision"] >= 0.8 and 1.0 <= report["citations"]["sources_per_answer"] <= 3
     assert report["questions"] == 8
     assert report["retrieval"]["hit@1"] == 1.0
