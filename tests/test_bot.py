@@ -152,9 +152,9 @@ def test_abstention_reply_has_no_buttons(fake, tmp_path, seeded):
 
 def test_english_question_gets_english_phrases(fake, tmp_path, seeded):
     with start_bot(fake, tmp_path, seeded):
-        fake.message("Who won the football world cup?", user_id=13, language="en")
+        fake.message("What is the population of China?", user_id=13, language="en")
         (sent,) = fake.wait_for("sendMessage", 13)
-    assert "could not find" in sent["text"]
+    assert "could not find" in sent["text"] or "I found no sure answer" in sent["text"], sent["text"]
 
 
 def test_english_question_over_arabic_articles_gets_an_english_frame_and_the_arabic_quote(fake, tmp_path, seeded):

@@ -106,7 +106,7 @@ def confidence_report(rows: list[dict]) -> dict:
     """What the confidence is worth: of the answers given at CONFIDENT or more, the share that
     is right (F1 >= 0.5 on an answerable question; an answer to an unanswerable one is wrong);
     the closest-passage band's size; near misses (``near_miss`` questions) refused."""
-    confident = [r for r in rows if not r["abstained"] and (r["confidence"] or 0) >= CONFIDENT]
+    confident = [r for r in rows if not r["abstained"] and (r.get("confidence") or 0) >= CONFIDENT]
     right = [r.get("f1", 0.0) >= 0.5 if r["answerable"] else False for r in confident]
     near = [r for r in rows if r.get("near_miss")]
     return {"confident_answers": len(confident), "confident_right": metrics.mean(right),
