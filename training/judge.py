@@ -201,6 +201,11 @@ def neutral_judge():
 RETRIEVAL = ("dense_gap", "dense_spread", "keyword_margin")  # the question layer's retrieval evidence
 
 
+def retrieval_evidence(retrieved) -> dict[str, float]:
+    """The RETRIEVAL fields of a ``Retrieved``, as rows record them."""
+    return {k: getattr(retrieved, k) for k in RETRIEVAL}
+
+
 def candidate_rows(sanad, answerer, q: dict) -> list[dict]:
     """The candidates of one question as the answerer reads them, with labels."""
     from rag.answer.question import Question
@@ -211,7 +216,6 @@ def candidate_rows(sanad, answerer, q: dict) -> list[dict]:
     parsed = Question.parse(text)
     sents = answerer.sentences(parsed, retrieved.hits)
     judged = answerer.judged(parsed, sents, retrieved) if sents else []
-    r = retrieved
     from rag.evaluation.metrics import f1
 
     golds = [normalize_answer(a) for a in q["answers"] if normalize_answer(a)]
@@ -222,9 +226,7 @@ def candidate_rows(sanad, answerer, q: dict) -> list[dict]:
         label = int(q["kind"] == "answerable" and any(g in sent for g in golds) and f1(c.text, q["answers"]) >= 0.5)
         rows.append({"id": q["id"], "kind": q["kind"], "set": q["set"], "title": q["title"], "label": label,
                      "doc": c.sentence.hit.chunk.doc_id, "gold_doc": q["source"], "span": c.text,
-                     "dense_gap": r.dense_gap, "dense_spread": r.dense_spread, "keyword_margin": r.keyword_margin,
-                     "span_right": int(label and any(g in normalize_answer(c.text) or normalize_answer(c.text) in g
-                                                     for g in golds if normalize_answer(c.text))),
+                     **retrieval_evidence(retrieved),
                      **{k: (None if v != v else v) for k, v in c.evidence.items()}})
     return rows
 
@@ -286,7 +288,7 @@ def cmd_retrieval(args) -> None:
     for q in qs:
         if q["id"] in done:
             r = sanad.retrieve(q["question"])
-            out[q["id"]] = {"dense_gap": r.dense_gap, "dense_spread": r.dense_spread, "keyword_margin": r.keyword_margin}
+            out[q["id"]] = retrieval_evidence(r)
     (args.work / "retrieval.json").write_text(json.dumps(out), encoding="utf-8")
     print(f"retrieval evidence of {len(out)} questions", file=sys.stderr)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
-from rag.answer.judge import Judge, evidence, matcher, rank_of
+from rag.answer.judge import Judge, band, evidence, matcher, rank_of
 from rag.answer.question import Question
 from rag.answer.reader import Reader, Span, tidy
 from rag.answer.sentences import Sentence, rank_sentences
@@ -61,10 +61,6 @@ class Choice:
     def text(self) -> str:
         s = self.sentence.text
         return s[self.span[0] : self.span[1]] if self.span else s
-
-    @property
-    def reader_text(self) -> str:  # for evaluation reports
-        return self.text
 
 
 class ExtractiveAnswerer:
@@ -142,12 +138,12 @@ class ExtractiveAnswerer:
             per_chunk.setdefault(s.hit.chunk.chunk_id, s)
         ranked = [s.hit for s in per_chunk.values()]
         ranked += [h for h in hits if h.chunk.chunk_id not in per_chunk]
-        if conf < self.threshold:  # no sources; the closest passage when it came close enough
-            close = conf >= self.closest
+        kind = band(conf, self.threshold, self.closest)
+        if kind != "answer":  # no sources; the closest passage when it came close enough
+            close = kind == "closest"
             message = closest_message(question) if close else abstain_message(question)
             return Answer(question, message, True, [], conf, self.name, hits=ranked, choice=choice,
-                          related=self.quote(per_chunk.values()) if close else [],
-                          band="closest" if close else "refused")
+                          related=self.quote(per_chunk.values()) if close else [], band=kind)
         sources = self.sources(choice, judged)
         return Answer(question, choice.text, False, self.quote(sources, self.max_citations), conf, self.name,
                       hits=ranked, choice=choice, related=self.quote(per_chunk.values(), skip=sources))

@@ -134,10 +134,11 @@ def evidence(q: Question, s: Sentence, margin: float, null: float, rank: int, se
 
 
 def _echo(q: Question, span: str, match: Matcher) -> float:
+    """The share of the span's words that match a question term (as coverage matches them)."""
     words = term_set(span)
     if not words:
         return 0.0
-    return sum(any(w == t or w in match.soft.get(t, ()) for t in q.terms) for w in words) / len(words)
+    return sum(any(match.exact_or_soft(t, frozenset({w})) for t in q.terms) for w in words) / len(words)
 
 
 def matcher(q: Question, sentences: list[Sentence]) -> Matcher:
@@ -177,8 +178,8 @@ class Judge:
         return self.question.probability(question_evidence(best, second, retrieved, lexical))
 
     def band(self, p: float) -> str:
-        """'answer', 'closest' (the closest passage, which may not answer) or 'refused'."""
-        return "answer" if p >= self.threshold else "closest" if p >= self.closest else "refused"
+        """The band of ``p`` at the thresholds this judge was fitted with (``band``)."""
+        return band(p, self.threshold, self.closest)
 
     def save(self, path: Path, **about) -> None:
         q = self.question
@@ -198,6 +199,12 @@ class Judge:
                          QUESTION_FEATURES)
         return Judge(np.array(c["mean"]), np.array(c["scale"]), np.array(c["weights"]), float(c["bias"]),
                      float(raw["threshold"]), float(raw["closest"]), question)
+
+
+def band(p: float, threshold: float, closest: float) -> str:
+    """'answer' (at or above ``threshold``), 'closest' (the closest passage, which may not
+    answer: at or above ``closest``) or 'refused'."""
+    return "answer" if p >= threshold else "closest" if p >= closest else "refused"
 
 
 def _layer_doc(names, mean, scale, weights, bias) -> dict:
