@@ -29,6 +29,41 @@ class TokenMissing(RuntimeError):
     pass
 
 
+class Unreachable(RuntimeError):
+    """The Bot API did not answer at start-up (after the configured tries)."""
+
+
+def reach(settings: Settings) -> None:
+    """Ask the Bot API who we are, ``telegram_connect_tries`` times with a doubling wait
+    (1, 2, 4 ... s); raise ``Unreachable`` naming the URL when it never answers. A rejected
+    token raises telegram's ``InvalidToken`` at once."""
+    import time
+
+    from telegram import Bot
+    from telegram.error import InvalidToken, NetworkError
+
+    async def get_me():
+        async with Bot(settings.telegram_token.get_secret_value(), base_url=settings.telegram_base_url) as bot:
+            await bot.get_me()
+
+    tries = settings.telegram_connect_tries
+    for attempt in range(1, tries + 1):
+        try:
+            asyncio.run(get_me())
+            return
+        except InvalidToken:
+            raise
+        except NetworkError as exc:
+            if attempt == tries:
+                raise Unreachable(f"cannot reach Telegram's Bot API at {settings.telegram_base_url} after {tries} "
+                                  f"tries ({type(exc).__name__}: {exc}); check the network or "
+                                  "SANAD_TELEGRAM_BASE_URL") from None
+            wait = 2 ** (attempt - 1)
+            log.warning("the Bot API at %s did not answer (%s); trying again in %d s", settings.telegram_base_url,
+                        type(exc).__name__, wait)
+            time.sleep(wait)
+
+
 async def _follow_loop(svc: BotService, every: float) -> None:
     """Poll the followed feeds every ``every`` seconds while the bot runs. What was seen is in
     the store, so a restarted bot (or several bot processes) carries on without re-ingesting."""
@@ -99,6 +134,7 @@ def run(settings: Settings, webhook: bool = False) -> None:
     sanad = Sanad(settings)
     sanad.ensure_ready()
     app = build_application(BotService(sanad, settings), settings)
+    reach(settings)
     if not webhook:
         log.warning("bot running with long polling")
         app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

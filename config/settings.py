@@ -105,6 +105,7 @@ class Settings(BaseSettings):
         default=SecretStr(""), validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "SANAD_TELEGRAM_TOKEN", "telegram_token")
     )
     telegram_base_url: str
+    telegram_connect_tries: int = Field(ge=1)
     bot_admins: IdList
     bot_allowed_users: IdList
     bot_user_rate_per_minute: int = Field(gt=0)
@@ -164,6 +165,10 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.home / "chroma"
+
+    @property
+    def articles_path(self) -> Path:
+        return self.home / "articles.sqlite3"
 
     @property
     def keyword_path(self) -> Path:

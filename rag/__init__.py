@@ -4,6 +4,7 @@
     answer = Sanad().ask("من وقع اتفاقية التعاون بين شرطة البلدين؟")
 """
 
+import config  # noqa: F401  (first: it turns onnxruntime's telemetry off before anything loads it)
 from rag.answer.extractive import ABSTAIN_AR, ABSTAIN_EN, CLOSEST_AR, CLOSEST_EN, Answerer, ExtractiveAnswerer
 from rag.answer.question import QuestionError
 from rag.chunking import split_sentences

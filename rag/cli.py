@@ -176,6 +176,11 @@ def ingest(
 ):
     """Ingest articles (.txt .md .html .jsonl .json, or an http(s) article page); unchanged ones are not embedded again."""
     sanad = engine()
+    with sanad.writing():  # --rebuild and the import that follows, with no other writer between
+        _ingest(sanad, path, prune, rebuild)
+
+
+def _ingest(sanad, path: Optional[str], prune: bool, rebuild: bool) -> None:
     if rebuild:
         sanad.rebuild()
     if path and path.startswith(("http://", "https://")):
@@ -195,6 +200,78 @@ def ingest(
         fail(f"nothing ingested: all {len(report.errors)} articles or files under {target} were refused (above)"
              if report.errors else
              f"nothing ingested: no article files under {target} (supported: {', '.join(sorted(SUPPORTED))})")
+
+
+@app.command()
+@guarded
+def check(
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    full: bool = typer.Option(False, "--full", help="compare every article and read every vector (slower)"),
+):
+    """Verify the article store, the index and the keyword index against each other; exit 1 on any problem."""
+    from rag.repair import check as run_check
+
+    health = run_check(engine(), full=full)
+    if as_json:
+        typer.echo(json.dumps(health.to_dict(), ensure_ascii=False))
+    else:
+        for p in health.problems:
+            typer.echo(p.line())
+        for note in health.notes:
+            typer.echo(f"note: {note}")
+        counts = ", ".join(f"{k} {v}" for k, v in health.counts.items())
+        typer.echo(("ok: " if health.ok else f"{len(health.problems)} problems; ") + f"{counts} ({health.seconds:.1f}s)")
+    if not health.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@guarded
+def repair(as_json: bool = typer.Option(False, "--json", help="print one JSON object")):
+    """Rebuild whatever `sanad check` finds broken from the article store (damaged files are moved aside)."""
+    from rag.repair import repair as run_repair
+
+    rep = run_repair(engine(), progress=sys.stderr.isatty(), say=lambda line: typer.echo(line, err=True))
+    if as_json:
+        typer.echo(json.dumps(rep.to_dict(), ensure_ascii=False))
+    else:
+        if not rep.found:
+            typer.echo("nothing to repair: the article store, the index and the keyword index agree")
+        for line in rep.found:
+            typer.echo(f"found: {line}")
+        if rep.found:
+            typer.echo(f"repaired in {rep.seconds:.1f}s: {rep.articles_recovered} articles recovered into the store, "
+                       f"{rep.reindexed} re-indexed, {rep.removed} removed from the index, {rep.copies_restored} copies "
+                       f"and {rep.state_carried} state records restored"
+                       + (", keyword index rebuilt" if rep.keyword_rebuilt else ""))
+        for p in rep.after.problems:
+            typer.echo(f"still: {p.line()}", err=True)
+    if rep.after and not rep.after.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@guarded
+def export(path: Path = typer.Argument(..., help="the file to write, e.g. archive.jsonl.gz")):
+    """Write the whole archive (articles, copies, followed feeds) to one JSONL file (gzip when it ends in .gz)."""
+    from rag.transfer import export_archive
+
+    n = export_archive(engine(), path)
+    typer.echo(f"exported {n['articles']} articles, {n['copies']} copies and {n['feeds']} followed feeds to {path}")
+
+
+@app.command("import")
+@guarded
+def import_(path: Path = typer.Argument(..., help="a file written by sanad export")):
+    """Bring in an archive written by `sanad export` (articles keep their ids and dates; copies stay copies)."""
+    from rag.transfer import import_archive
+
+    report, n = import_archive(engine(), path, progress=sys.stderr.isatty())
+    for err in report.errors:
+        typer.echo(f"not imported: {err}", err=True)
+    typer.echo(f"{report.summary()}; {n['copies']} copies recorded, {n['feeds']} feeds followed")
+    if not (report.added or report.replaced or report.unchanged or n["copies"]):
+        fail(f"nothing imported from {path}")
 
 
 @app.command()
@@ -385,13 +462,15 @@ def bot(webhook: bool = typer.Option(False, "--webhook", help="run behind a webh
     """Run the Telegram bot (token from TELEGRAM_BOT_TOKEN)."""
     from telegram.error import InvalidToken
 
-    from bot.app import TokenMissing, run
+    from bot.app import TokenMissing, Unreachable, run
     from config import load_settings
 
     try:
         run(load_settings(), webhook=webhook)
     except TokenMissing as exc:
         fail(str(exc), 2)
+    except Unreachable as exc:
+        fail(str(exc))
     except InvalidToken:
         fail("Telegram rejected the bot token in TELEGRAM_BOT_TOKEN; check it with @BotFather")
 

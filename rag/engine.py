@@ -3,6 +3,7 @@ eval, LangChain) goes through it."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -18,15 +19,16 @@ from embeddings import Embedder
 from rag.answer.extractive import Answerer, ExtractiveAnswerer, abstain_message
 from rag.answer.question import clean_question
 from rag.answer.varieties import msa_form
+from rag.articles import BACKFILL, ArticleStore, StoredArticle, stored
 from rag.chunking import article_hash, chunk_article, passage_text
 from rag.keyword import KeywordIndex
 from rag.loaders import Problem, count_records, iter_files, load_corpus
-from rag.locking import writer_lock
+from rag.locking import Busy, describe, writer_lock
 from rag.normalize import strip_marks
 from rag.records import Answer, Article, Chunk, Hit, IngestReport, Retrieved
 from rag.recency import prefer_dates
 from rag.retrieval import hybrid_search
-from rag.store import VectorStore, chunk_meta
+from rag.store import StoreError, VectorStore, chunk_meta
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,15 @@ class Sanad:
         self._copies = None  # rag.dedupe.Copies, loaded on the first ingest
         self._signatures: dict = {}
         self._state = None
+        self._articles: ArticleStore | None = None
+        self._held = None  # the writer lock while this engine holds it (rag/locking.py)
+
+    @property
+    def articles(self) -> ArticleStore:
+        """The article store (rag/articles.py): the truth the index is derived from."""
+        if self._articles is None:
+            self._articles = ArticleStore(self.settings.articles_path)
+        return self._articles
 
     @property
     def state(self):
@@ -189,8 +200,15 @@ class Sanad:
             if self.store.count() == 0 and self.settings.corpus:
                 path = self.settings.corpus_path
                 if path.exists():
-                    log.warning("the index is empty: ingesting %s (first use)", path)
-                    self.ingest(path, progress=progress)
+                    try:  # a question never waits for another process's import
+                        with self.writing(wait=False):
+                            if self.store.count() == 0:
+                                log.warning("the index is empty: ingesting %s (first use)", path)
+                                self.ingest(path, progress=progress)
+                    except Busy as exc:
+                        raise StoreError(
+                            f"the index is being built by {describe(exc.holder)}; "
+                            "ask again when it has finished") from None
             self._ready = True
 
     def keyword(self) -> KeywordIndex:
@@ -273,10 +291,12 @@ class Sanad:
 
     def ingest_articles(
         self, articles: Iterable[Article], report: IngestReport | None = None, progress: bool = False,
-        total: int | None = None,
+        total: int | None = None, originals: bool = False,
     ) -> IngestReport:
         """Ingest articles (any iterable: read LOOKUP_BATCH at a time); ``progress`` shows a bar
-        with articles/s and the time left (of ``total``, or of the list given)."""
+        with articles/s and the time left (of ``total``, or of the list given). ``originals``:
+        none of them is a copy of another (they come from the article store or an export), so
+        copy detection only records their signatures."""
         report = report or IngestReport()
         if total is None and isinstance(articles, (list, tuple)):
             total = len(articles)
@@ -288,7 +308,8 @@ class Sanad:
             from tqdm import tqdm
 
             bar = tqdm(total=total, desc="ingesting", unit="article", mininterval=1.0, smoothing=0.1)
-        with self._lock, self._writing():
+        with self.writing() as held:
+            self._note_backfill()
             before = self.embedder.embedded_count
             start_gen = self.store.generation()
             copies = self.copies(start_gen) if s.dedupe else None
@@ -299,7 +320,8 @@ class Sanad:
             seen: set[str] = set()
             try:
                 while group := list(islice(source, LOOKUP_BATCH)):
-                    stored = self.store.docs_chunks([a.doc_id for a in group])
+                    indexed = self.store.docs_chunks([a.doc_id for a in group])
+                    unchanged: list[StoredArticle] = []
                     for article in group:
                         if article.doc_id in seen:
                             log.warning("not ingested: %s is in this import twice; the first is kept", article.doc_id)
@@ -310,15 +332,17 @@ class Sanad:
                             continue
                         seen.add(article.doc_id)
                         h = article_hash(article, s.chunk_max_chars, s.chunk_overlap_sentences)
-                        existing = stored.get(article.doc_id, {"ids": [], "metadatas": [], "embeddings": []})
+                        existing = indexed.get(article.doc_id, {"ids": [], "metadatas": [], "embeddings": []})
                         metas = existing["metadatas"]
                         if metas and all(m.get("doc_hash") == h for m in metas) and len(metas) == metas[0].get("n_chunks"):
                             log.info("unchanged: %s", article.doc_id)
                             report.unchanged.append(article.doc_id)
+                            unchanged.append(stored(article, h, len(metas), int(metas[0].get("ingested_at", 0))))
                             if bar:
                                 bar.update(1)
                             continue
-                        if copies is not None and self._is_copy(copies, article, bool(existing["ids"]), report):
+                        if copies is not None and self._is_copy(copies, article, originals or bool(existing["ids"]),
+                                                                report):
                             if bar:
                                 bar.update(1)
                             continue
@@ -329,6 +353,11 @@ class Sanad:
                             if bar:
                                 bar.update(len(batch))
                             batch = []
+                    # indexed before the article store existed (or while it was being rebuilt)
+                    if unchanged and (missing := set(a.article.doc_id for a in unchanged)
+                                      - self.articles.have([a.article.doc_id for a in unchanged])):
+                        self.articles.put(a for a in unchanged if a.article.doc_id in missing)
+                    held.progress(report.count)
                 self._write_batch(batch, report)
                 if bar:
                     bar.update(len(batch))
@@ -359,24 +388,34 @@ class Sanad:
     def _is_copy(self, copies, article: Article, indexed: bool, report: IngestReport) -> bool:
         """Whether a new article repeats an indexed one: then it is recorded as a copy (not
         indexed); otherwise its signature joins the index (written with its chunks)."""
-        from rag.dedupe import COPY, STORY, signature
+        from rag.dedupe import signature
 
         sig = signature(article)
         found = None if indexed else copies.original_of(article.doc_id, sig)
         if found is None:
             self._signatures.update(copies.add(article.doc_id, sig))
             return False
-        brief = {"doc_id": article.doc_id, "title": article.title, "source": article.source,
-                 "date": article.date, "url": article.url}
-        key = f"{STORY}:{found.of}"
-        story = self.state.get([key]).get(key, {"copies": []})
-        story["copies"] = [c for c in story["copies"] if c["doc_id"] != article.doc_id] + [brief]
-        self.state.put({f"{COPY}:{article.doc_id}": {**brief, "of": found.of, "similarity": round(found.similarity, 3)}},
-                       kind=COPY)
-        self.state.put({key: story}, kind=STORY)
-        log.info("copy: %s repeats %s (similarity %.2f)", article.doc_id, found.of, found.similarity)
+        self.record_copy(article, found.of, found.similarity)
         report.copies.append(article.doc_id)
         return True
+
+    def record_copy(self, article: Article, of: str, similarity: float) -> None:
+        """Record ``article`` as a syndicated copy of the indexed article ``of``: kept in the
+        article store, listed in ``of``'s story, not indexed."""
+        from rag.dedupe import COPY, STORY
+
+        at = article.ingested_at or int(time.time())
+        self.articles.put([StoredArticle(replace(article, ingested_at=at), ingested_at=at, copy_of=of,
+                                         similarity=round(similarity, 3))])
+        brief = {"doc_id": article.doc_id, "title": article.title, "source": article.source,
+                 "date": article.date, "url": article.url}
+        key = f"{STORY}:{of}"
+        story = self.state.get([key]).get(key, {"copies": []})
+        story["copies"] = [c for c in story["copies"] if c["doc_id"] != article.doc_id] + [brief]
+        self.state.put({f"{COPY}:{article.doc_id}": {**brief, "of": of, "similarity": round(similarity, 3)}},
+                       kind=COPY)
+        self.state.put({key: story}, kind=STORY)
+        log.info("copy: %s repeats %s (similarity %.2f)", article.doc_id, of, similarity)
 
     def _write_batch(self, batch: list[tuple[Article, list[Chunk], dict, str]], report: IngestReport) -> None:
         """Embed the chunks of several articles together, then write article by article."""
@@ -399,7 +438,7 @@ class Sanad:
                 "date": article.date,
                 "url": article.url,
                 "path": article.path,
-                "ingested_at": now,
+                "ingested_at": article.ingested_at or now,
             }
             all_chunks += chunks
             metas += [chunk_meta(c, article_meta) for c in chunks]
@@ -411,6 +450,8 @@ class Sanad:
             mine = {f"{KIND}:{a.doc_id}" for a, _, _, _ in batch}
             self.state.put({k: v for k, v in self._signatures.items() if k in mine}, kind=KIND)
             self._signatures = {k: v for k, v in self._signatures.items() if k not in mine}
+        # the articles themselves before their chunks: the index never holds what the store lacks
+        self.articles.put(stored(a, h, len(chunks), now) for a, chunks, _, h in batch)
         # one write for the whole batch: the batch is the unit of work a crash can lose
         self.store.upsert(all_chunks, [reuse[c.content_hash] for c in all_chunks], metas)
         self.store.delete(stale)
@@ -432,18 +473,34 @@ class Sanad:
                 self._keyword = None
         self._changes = ([], [])
 
-    def _writing(self):
-        """Cross-process writer lock for the embedded store (a Chroma server serializes itself)."""
-        if self.settings.chroma_url:
-            import contextlib
+    @contextlib.contextmanager
+    def writing(self, wait: bool = True) -> Iterator:
+        """Hold the writer lock of SANAD_HOME (rag/locking.py) for every write: this engine's
+        threads take turns, other processes wait while the holder makes progress (``wait=False``:
+        raise ``Busy`` at once). Re-entrant within the engine."""
+        with self._lock:
+            if self._held is not None:
+                yield self._held
+                return
+            with writer_lock(self.settings.home / "ingest.lock", self.settings.ingest_lock_timeout, wait) as held:
+                self._held = held
+                try:
+                    yield held
+                finally:
+                    self._held = None
 
-            return contextlib.nullcontext()
-        return writer_lock(self.settings.home / "ingest.lock", self.settings.ingest_lock_timeout)
+    def _note_backfill(self) -> None:
+        """An article store created over an index that already holds articles (made before
+        the store existed) lacks them until ``sanad repair`` copies them in: say so once."""
+        if not self.articles.exists and self.store.count() > 0:
+            self.articles.set_meta(BACKFILL, "1")
 
     def remove(self, doc_id: str) -> int:
         """Delete an article's chunks (and what copy detection knew of it); returns how many
         chunks were deleted (0 for a recorded copy, which has none)."""
-        with self._lock, self._writing():
+        with self.writing():
+            self._note_backfill()
+            self.articles.remove([doc_id])
             ids = self.store.doc_chunks(doc_id)["ids"]
             if ids:
                 start_gen = self.store.generation()
@@ -475,6 +532,7 @@ class Sanad:
         got = self.state.get(keys)
         story, copy = got.get(keys[0]), got.get(keys[1])
         drop = [f"{KIND}:{doc_id}", *keys]
+        self.articles.remove_copies_of(doc_id)
         if story:
             drop += [f"{COPY}:{c['doc_id']}" for c in story["copies"]]
         if copy:
@@ -487,9 +545,29 @@ class Sanad:
         if self._copies is not None:
             self._copies.forget(doc_id)
 
-    def rebuild(self) -> None:
-        """Drop the whole index (vector store and keyword index)."""
+    def store_usable(self) -> bool:
+        """Whether the index can be read at all (``sanad repair`` asks before copying from it)."""
+        try:
+            self.store.count()
+            return True
+        except Exception:  # noqa: BLE001 - any failure means no
+            return False
+
+    def forget_index(self) -> None:
+        """Drop what this engine keeps of the index (after ``sanad repair`` replaced it)."""
         with self._lock:
+            self.store.close()
+            self.store = VectorStore(self.settings, self.embedder.model_id, self.embedder.dim)
+            self._keyword = None
+            self._checked = 0.0
+            self._copies = None
+            self._state = None
+
+    def rebuild(self) -> None:
+        """Start the archive over: drop every article, the index and the keyword index
+        (``sanad ingest --rebuild``; ``sanad repair`` rebuilds the index from the articles)."""
+        with self.writing():
+            self.articles.clear()
             self.store.reset()
             self._keyword = None
             self._ready = False

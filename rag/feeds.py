@@ -11,6 +11,7 @@ another URL is a copy: it is recorded, not stored twice."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -129,15 +130,21 @@ class Follower:
         stored = self._stored()
         if url in stored or url in self.s.feeds:
             return False
-        self.state.put({FOLLOWED: [*stored, url]})
+        self._keep([*stored, url])
         return True
 
     def unfollow(self, url: str) -> bool:
         stored = self._stored()
         if url.strip() not in stored:
             return False
-        self.state.put({FOLLOWED: [u for u in stored if u != url.strip()]})
+        self._keep([u for u in stored if u != url.strip()])
         return True
+
+    def _keep(self, urls: list[str]) -> None:
+        """The followed list, in the state records and in the article store (part of the
+        archive: ``sanad repair`` and ``sanad export`` carry it)."""
+        self.sanad.articles.set_meta(FOLLOWED, json.dumps(urls))
+        self.state.put({FOLLOWED: urls})
 
     def status(self) -> list[dict]:
         """Each followed feed with its last poll: when, how many articles it brought, last error."""

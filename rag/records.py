@@ -15,6 +15,7 @@ class Article:
     date: str = ""
     url: str = ""
     path: str = ""
+    ingested_at: int = 0  # when it entered the archive (0: now); kept by export and import
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,11 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)  # "path: message"
     chunks_written: int = 0
     passages_embedded: int = 0
+
+    @property
+    def count(self) -> int:
+        """Articles dealt with so far (indexed, found unchanged or recorded as copies)."""
+        return len(self.added) + len(self.replaced) + len(self.unchanged) + len(self.copies)
 
     def summary(self) -> str:
         return (

@@ -60,6 +60,22 @@ def make_client(settings: Settings):
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=_chroma_settings())
 
 
+def release(settings: Settings) -> None:
+    """Stop the embedded Chroma system this process keeps for ``settings.chroma_path`` (every
+    client of one path shares it), so that the folder can be moved and opened afresh."""
+    if settings.chroma_url:
+        return
+    import contextlib
+
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(str(settings.chroma_path), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(settings.chroma_path), None)
+    if system is not None:
+        with contextlib.suppress(Exception):
+            system.stop()
+
+
 def chunk_meta(chunk: Chunk, article_meta: dict) -> dict:
     return {
         "doc_id": chunk.doc_id,
@@ -134,6 +150,23 @@ class VectorStore:
                 )
             self._col = col
         return self._col
+
+    def close(self) -> None:
+        """Let go of Chroma (before its folder is moved aside): the next use opens it afresh."""
+        release(self.settings)
+        self._client = None
+        self._col = None
+        self.forget_chunks()
+
+    def drop_collection(self, name: str) -> None:
+        with self._guard("drop a collection"):
+            if self._client is None:
+                self._client = make_client(self.settings)
+            try:
+                self._client.delete_collection(name)
+            except Exception as exc:  # a missing collection is fine
+                if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
+                    raise
 
     def reset(self) -> None:
         """Drop the collection (used by --rebuild)."""
@@ -347,6 +380,18 @@ class StateStore:
                 return
             offset += batch
 
+    def dump(self, batch: int = 5000) -> Iterator[tuple[str, object, str]]:
+        """Every record as (key, value, kind), for carrying them into a new store."""
+        offset = 0
+        while True:
+            with _Guard(self, "read state"):
+                got = self.col.get(include=["documents", "metadatas"], limit=batch, offset=offset)
+            for k, doc, meta in zip(got["ids"], got["documents"], got["metadatas"] or [None] * len(got["ids"])):
+                yield k, json.loads(doc), (meta or {}).get("kind", "")
+            if len(got["ids"]) < batch:
+                return
+            offset += batch
+
     def delete(self, keys: list[str]) -> None:
         if keys:
             with _Guard(self, "delete state"):
@@ -379,4 +424,6 @@ class _Guard:
                 f"the Chroma server at {self.store.settings.chroma_url} did not answer while trying to {self.what} "
                 f"({name}); start it again (chroma run ...) - nothing already ingested is lost"
             ) from exc
-        raise StoreError(f"Chroma failed to {self.what} in {self.store.where}: {name}: {text}") from exc
+        raise StoreError(f"Chroma failed to {self.what} in {self.store.where}: {name}: {text.splitlines()[0] if text else ''}"
+                         " - if the index is damaged, run: sanad check, then sanad repair "
+                         "(it rebuilds the index from the article store)") from exc

@@ -120,13 +120,16 @@ def test_second_process_reads_while_first_ingests_and_writers_are_locked(tmp_pat
     assert reader.returncode == 0, reader.stderr
     assert "كولوكولتسيف" in json.loads(reader.stdout)["answer"]
 
-    # a second writer waits for the lock and then gives up with a clear message
+    # a second writer says whom it waits for, and gives up when that writer makes no progress
     from rag.locking import writer_lock
 
-    with writer_lock(home / "ingest.lock", 1):
+    with writer_lock(home / "ingest.lock", 1, command="sanad ingest big.jsonl") as held:
+        held.progress(12)
         blocked = subprocess.run([sys.executable, "-m", "rag.cli", "remove", "sanad-demo-book-fair"],
                                  env={**env, "SANAD_INGEST_LOCK_TIMEOUT": "1"}, capture_output=True, text=True, timeout=300)
-    assert blocked.returncode == 1 and "another Sanad process is writing" in blocked.stderr
+    assert blocked.returncode == 1, blocked.stderr
+    assert f"pid {os.getpid()} (sanad ingest big.jsonl, 12 articles so far)" in blocked.stderr
+    assert "waiting for" in blocked.stderr and "no progress for 1s" in blocked.stderr
     assert make_sanad(home=home).store.count() == sanad.store.count()
 
 

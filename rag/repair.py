@@ -1,0 +1,442 @@
+"""``sanad check`` and ``sanad repair``: the article store (rag/articles.py) is the truth,
+Chroma's chunks and vectors and the BM25 index are derived from it.
+
+``check`` verifies the three against each other: SQLite's own check of the article store and
+of Chroma's database, chunk counts, a sample of articles' chunks and vectors read back and
+searched (``full``: every article and every vector), and the keyword index. Each problem is
+one line saying what is wrong and what to run.
+
+``repair`` (under the writer lock) mends what ``check`` found: a damaged Chroma directory is
+moved aside (never deleted) and the index rebuilt from the articles, with the embedding cache
+re-embedding nothing it has seen; the state records (feeds, copies, the bot's memory) are
+carried over when they can still be read, and the copies and followed feeds are restored from
+the article store when they cannot. Killed half way, it is run again and carries on: the
+articles already back in the index are found unchanged and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.articles import BACKFILL, ArticleStore, ArticleStoreError, StoredArticle
+from rag.records import Article
+
+log = logging.getLogger(__name__)
+
+SAMPLE = 24  # articles whose chunks and vectors the quick check reads back
+REPAIR = "sanad repair"
+
+
+@dataclass
+class Problem:
+    part: str  # "articles", "index" or "keyword"
+    what: str
+    fix: str
+
+    def line(self) -> str:
+        return f"{self.part}: {self.what} - run: {self.fix}"
+
+
+@dataclass
+class Health:
+    problems: list[Problem] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # worth knowing, nothing to repair
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def parts(self) -> set[str]:
+        return {p.part for p in self.problems}
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "problems": [asdict(p) for p in self.problems], "notes": self.notes,
+                "counts": self.counts, "seconds": round(self.seconds, 2)}
+
+
+def sqlite_check(path: Path, full: bool = False) -> list[str]:
+    """SQLite's own check of a database file, read-only: [] when sound."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    return [] if [r[0] for r in rows] == ["ok"] else [str(r[0]) for r in rows[:3]]
+
+
+# --- check ---------------------------------------------------------------------------------
+def check(sanad, full: bool = False) -> Health:
+    """Verify the article store, the index and the keyword index against each other."""
+    t0 = time.perf_counter()
+    health = Health()
+    s = sanad.settings
+    articles = _check_articles(sanad, health, full)
+    chunks = _check_index(sanad, health, full, articles)
+    if chunks is not None:
+        _check_keyword(sanad, health, chunks)
+    health.seconds = time.perf_counter() - t0
+    return health
+
+
+def _check_articles(sanad, health: Health, full: bool) -> dict | None:
+    store: ArticleStore = sanad.articles
+    if not store.exists:
+        health.counts.update(articles=0, copies=0)
+        return {"articles": 0, "copies": 0, "chunks": 0, "new": True}
+    damage = store.integrity(full)
+    if damage:
+        health.problems.append(Problem(
+            "articles", f"the article store {store.path} is damaged ({'; '.join(damage)})",
+            f"{REPAIR} (it is moved aside and rebuilt from what can be read of it and from the index)"))
+        return None
+    totals = store.totals()
+    health.counts.update(articles=totals["articles"], copies=totals["copies"])
+    if store.meta(BACKFILL):
+        health.problems.append(Problem(
+            "articles", "the index holds articles made before the article store existed, not yet copied into it",
+            f"{REPAIR} (it copies them out of the index)"))
+    return totals
+
+
+def _check_index(sanad, health: Health, full: bool, articles: dict | None) -> int | None:
+    s = sanad.settings
+    if not s.chroma_url:
+        db = s.chroma_path / "chroma.sqlite3"
+        if db.exists():
+            damage = sqlite_check(db, full)
+            if damage:
+                health.problems.append(Problem(
+                    "index", f"Chroma's database {db} is damaged ({'; '.join(damage)})",
+                    f"{REPAIR} (it moves {s.chroma_path} aside and rebuilds the index from the article store)"))
+                return None
+    try:
+        count = sanad.store.count()
+    except Exception as exc:  # noqa: BLE001 - any failure to open is the finding
+        health.problems.append(Problem("index", f"the index cannot be read: {_short(exc)}",
+                                       f"{REPAIR} (it rebuilds the index from the article store)"))
+        return None
+    health.counts["chunks"] = count
+    if articles is None:
+        return count
+    if articles.get("new") and count:
+        health.problems.append(Problem(
+            "articles", f"there is no article store in {s.home}: the index's articles are kept nowhere else",
+            f"{REPAIR} (it copies them out of the index)"))
+        return count
+    if count != articles["chunks"] and not sanad.articles.meta(BACKFILL):
+        health.problems.append(Problem(
+            "index", f"the index holds {count} chunks, the article store's {articles['articles']} articles "
+                     f"{articles['chunks']}", f"{REPAIR} (it re-indexes what differs)"))
+    try:
+        if full:
+            _full_compare(sanad, health)
+        else:
+            _sample(sanad, health)
+    except Exception as exc:  # noqa: BLE001
+        health.problems.append(Problem("index", f"the index's chunks or vectors cannot be read: {_short(exc)}",
+                                       f"{REPAIR} (it rebuilds the index from the article store)"))
+    return count
+
+
+def _sample(sanad, health: Health) -> None:
+    """A few articles' chunks and vectors read back, and one search with a stored vector."""
+    picked = dict(sanad.articles.sample(SAMPLE))
+    if not picked:
+        return
+    got = sanad.store.docs_chunks(list(picked))
+    off = [d for d, n in picked.items() if len(got.get(d, {}).get("ids", [])) != n]
+    if off and not sanad.articles.meta(BACKFILL):
+        health.problems.append(Problem(
+            "index", f"{len(off)} of {len(picked)} sampled articles have missing or extra chunks (e.g. {off[0]})",
+            f"{REPAIR} (it re-indexes what differs)"))
+    vectors = [v for d in got.values() for v in d["embeddings"]]
+    bad = [v for v in vectors if v is None or not np.all(np.isfinite(np.asarray(v, dtype=np.float32)))]
+    if bad:
+        health.problems.append(Problem("index", f"{len(bad)} stored vectors are unreadable",
+                                       f"{REPAIR} (it rebuilds the index from the article store)"))
+    elif vectors:
+        sanad.store.nearest(np.asarray(vectors[0], dtype=np.float32), 3)
+
+
+def _full_compare(sanad, health: Health) -> None:
+    """Every article's chunk count and hash against the store, and every vector read back."""
+    want = sanad.articles.chunk_counts()
+    have: dict[str, list] = {}
+    for cid, meta in sanad.store.iter_meta():
+        have.setdefault(meta["doc_id"], []).append((cid, meta.get("doc_hash")))
+    missing = [d for d in want if d not in have]
+    extra = [d for d in have if d not in want]
+    differ = [d for d, rows in have.items() if d in want
+              and (len(rows) != want[d][0] or any(h != want[d][1] for _, h in rows))]
+    backfill = sanad.articles.meta(BACKFILL)
+    for label, docs in (("missing from the index", missing), ("in the index but not in the article store", extra),
+                        ("indexed from another version of the article", differ)):
+        if docs and not (backfill and label.startswith("in the index")):
+            health.problems.append(Problem("index", f"{len(docs)} articles {label} (e.g. {docs[0]})",
+                                           f"{REPAIR} (it re-indexes what differs)"))
+    ids = [cid for rows in have.values() for cid, _ in rows]
+    for start in range(0, len(ids), 2000):
+        got = sanad.store.get(ids[start : start + 2000], embeddings=True)
+        if got.get("embeddings") is None or len(got["embeddings"]) != len(got["ids"]):
+            raise RuntimeError("vectors missing")
+
+
+def _check_keyword(sanad, health: Health, chunks: int) -> None:
+    s = sanad.settings
+    state = s.keyword_path / s.collection / "state.json"
+    fix = f"{REPAIR} (or ask a question: it is rebuilt from the index then)"
+    if not state.exists():
+        if chunks and s.keyword_path.exists():  # saved once, its files gone since
+            health.problems.append(Problem("keyword", f"the keyword (BM25) index {state.parent} is missing", fix))
+        elif chunks:
+            health.notes.append("the keyword index is not built yet: the first question builds it")
+        return
+    try:
+        data = json.loads(state.read_text(encoding="utf-8"))
+        live = len(data["hashes"])
+        bm25 = state.parent / "bm25"
+        if data["main_ids"] and not bm25.is_dir():
+            raise ValueError("its bm25 folder is missing")
+    except (OSError, ValueError, KeyError) as exc:
+        health.problems.append(Problem("keyword", f"the keyword index {state.parent} is unreadable ({exc})", fix))
+        return
+    health.counts["keyword_chunks"] = live
+    try:
+        current = data.get("generation") == sanad.store.generation()
+    except Exception:  # noqa: BLE001 - reported by the index check
+        return
+    if current and live != chunks:
+        health.problems.append(Problem(
+            "keyword", f"the keyword index holds {live} chunks, the index {chunks}", fix))
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+# --- repair --------------------------------------------------------------------------------
+@dataclass
+class RepairReport:
+    found: list[str] = field(default_factory=list)
+    moved_aside: list[str] = field(default_factory=list)
+    articles_recovered: int = 0  # copied into the article store from the index
+    reindexed: int = 0  # articles written to the index again
+    removed: int = 0  # articles in the index that the store no longer holds
+    copies_restored: int = 0
+    state_carried: int = 0
+    keyword_rebuilt: bool = False
+    seconds: float = 0.0
+    after: Health | None = None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["after"] = self.after.to_dict() if self.after else None
+        return out
+
+
+def repair(sanad, progress: bool = False, say: Callable[[str], None] = log.warning) -> RepairReport:
+    """Mend what ``check`` finds; see the module's docstring."""
+    t0 = time.perf_counter()
+    rep = RepairReport()
+    with sanad.writing():
+        health = check(sanad)
+        rep.found = [p.line() for p in health.problems]
+        parts = health.parts()
+        carried: list = []
+        if "index" in parts and _index_unusable(health):
+            carried = _carry_state(sanad)
+            _move_index_aside(sanad, rep, say)
+        if "articles" in parts:
+            _mend_articles(sanad, health, rep, say)
+        _reindex(sanad, rep, progress, say)
+        if carried:
+            _restore_state(sanad, carried, rep)
+        _restore_copies(sanad, rep)
+        if "keyword" in parts or rep.reindexed or rep.removed or rep.moved_aside:
+            _rebuild_keyword(sanad, rep)
+        rep.after = check(sanad)
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+def _index_unusable(health: Health) -> bool:
+    return any(p.part == "index" and ("damaged" in p.what or "cannot be read" in p.what or "unreadable" in p.what)
+               for p in health.problems)
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def _carry_state(sanad) -> list:
+    """The state records, when they can still be read from the damaged store."""
+    try:
+        return list(sanad.state.dump())
+    except Exception as exc:  # noqa: BLE001 - they are rebuilt from the article store instead
+        log.warning("the state records cannot be read from the damaged index (%s): the copies and the followed "
+                    "feeds are restored from the article store; the bot's conversation memory starts afresh", _short(exc))
+        return []
+
+
+def _move_index_aside(sanad, rep: RepairReport, say) -> None:
+    s = sanad.settings
+    sanad.store.close()
+    sanad._state = None
+    if s.chroma_url:
+        say(f"the collection {s.collection!r} on {s.chroma_url} is damaged: dropping it to rebuild it from "
+            "the article store")
+        sanad.store.reset()
+        sanad.store.drop_collection(f"{s.collection}-state")
+        rep.moved_aside.append(f"{s.chroma_url} {s.collection}")
+    elif s.chroma_path.exists():
+        aside = s.chroma_path.with_name(f"{s.chroma_path.name}.damaged-{_stamp()}")
+        s.chroma_path.rename(aside)
+        rep.moved_aside.append(str(aside))
+        say(f"moved the damaged index aside to {aside} (delete it when the repair is done)")
+    sanad.forget_index()
+
+
+def _mend_articles(sanad, health: Health, rep: RepairReport, say) -> None:
+    store: ArticleStore = sanad.articles
+    salvaged: list[StoredArticle] = []
+    if any(p.part == "articles" and "damaged" in p.what for p in health.problems):
+        store.close()
+        aside = store.path.with_name(f"{store.path.stem}.damaged-{_stamp()}{store.path.suffix}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(str(store.path) + suffix)
+            if part.exists():
+                part.rename(Path(str(aside) + suffix))
+        rep.moved_aside.append(str(aside))
+        say(f"moved the damaged article store aside to {aside}")
+        salvaged = _salvage(aside)
+        store.put(salvaged)
+    # copy out of the index what the store lacks (an index made before the store existed,
+    # or a damaged store's articles that could not be read back)
+    if sanad.store_usable():
+        have = store.have(sanad.doc_ids())
+        recovered = [a for a in _articles_from_index(sanad) if a.article.doc_id not in have]
+        store.put(recovered)
+        rep.articles_recovered = len(recovered) + len(salvaged)
+    store.del_meta(BACKFILL)
+
+
+def _salvage(path: Path) -> list[StoredArticle]:
+    """What can still be read from a damaged article store, row by row."""
+    from rag.articles import COLUMNS
+
+    out = []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        ids = [r[0] for r in conn.execute("SELECT doc_id FROM articles")]
+        for d in ids:
+            try:
+                row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM articles WHERE doc_id = ?", (d,)).fetchone()
+                if row:
+                    out.append(StoredArticle.from_row(row))
+            except sqlite3.DatabaseError:
+                continue
+        conn.close()
+    except sqlite3.DatabaseError as exc:
+        log.warning("nothing could be read from %s (%s): the articles come from the index", path, exc)
+    return out
+
+
+def _articles_from_index(sanad):
+    """Articles put back together from their chunks (each chunk is ``text[start:end]``;
+    a gap between chunks, whitespace in the original, becomes spaces, so offsets hold)."""
+    by_doc: dict[str, list] = {}
+    for cid, text, meta in sanad.store.iter_all():
+        by_doc.setdefault(meta["doc_id"], []).append((int(meta["start"]), int(meta["end"]), text, meta))
+    for doc_id, parts in by_doc.items():
+        parts.sort(key=lambda p: p[0])
+        text = ""
+        for start, end, chunk, _ in parts:
+            if start > len(text):
+                text += " " * (start - len(text))
+            text = text[:start] + chunk if end > len(text) else text
+        meta = parts[0][3]
+        at = int(meta.get("ingested_at", 0) or 0)
+        article = Article(doc_id, meta.get("title", ""), text, str(meta.get("source", "") or ""),
+                          str(meta.get("date", "") or ""), str(meta.get("url", "") or ""),
+                          str(meta.get("path", "") or ""), ingested_at=at)
+        yield StoredArticle(article, str(meta.get("doc_hash", "")), len(parts), at)
+
+
+def _reindex(sanad, rep: RepairReport, progress: bool, say) -> None:
+    """Bring the index in line with the article store: what is missing or differs is written
+    again (unchanged chunks are skipped, cached vectors reused), what the store no longer
+    holds leaves."""
+    want = sanad.articles.chunk_counts()
+    have: dict[str, list] = {}
+    for _cid, meta in sanad.store.iter_meta():
+        have.setdefault(meta["doc_id"], []).append(meta.get("doc_hash"))
+    todo = [d for d, (n, h) in want.items() if len(have.get(d, [])) != n or any(x != h for x in have.get(d, []))]
+    extra = [d for d in have if d not in want]
+    for doc_id in extra:
+        sanad.remove_chunks(doc_id)
+    rep.removed = len(extra)
+    if todo:
+        say(f"re-indexing {len(todo)} articles from the article store")
+
+        def stream():
+            for start in range(0, len(todo), 200):
+                got = sanad.articles.get(todo[start : start + 200])
+                yield from (got[d].article for d in todo[start : start + 200] if d in got)
+
+        report = sanad.ingest_articles(stream(), progress=progress, total=len(todo), originals=True)
+        rep.reindexed = len(report.added) + len(report.replaced)
+
+
+def _restore_state(sanad, carried: list, rep: RepairReport) -> None:
+    by_kind: dict[str, dict] = {}
+    for key, value, kind in carried:
+        by_kind.setdefault(kind, {})[key] = value
+    for kind, records in by_kind.items():
+        items = list(records.items())
+        for start in range(0, len(items), 500):
+            sanad.state.put(dict(items[start : start + 500]), kind=kind)
+    rep.state_carried = len(carried)
+
+
+def _restore_copies(sanad, rep: RepairReport) -> None:
+    """The copies and the followed feeds, from the article store where the state lacks them."""
+    from rag.dedupe import COPY
+    from rag.feeds import FOLLOWED
+
+    copies = list(sanad.articles.iter_all(copies=True))
+    known = set()
+    keys = [f"{COPY}:{c.article.doc_id}" for c in copies]
+    for start in range(0, len(keys), 500):
+        known |= set(sanad.state.get(keys[start : start + 500]))
+    for c in copies:
+        if f"{COPY}:{c.article.doc_id}" not in known:
+            sanad.record_copy(c.article, c.copy_of, c.similarity or 0.0)
+            rep.copies_restored += 1
+    followed = sanad.articles.meta(FOLLOWED)
+    if followed and not sanad.state.get([FOLLOWED]):
+        sanad.state.put({FOLLOWED: json.loads(followed)})
+
+
+def _rebuild_keyword(sanad, rep: RepairReport) -> None:
+    s = sanad.settings
+    path = s.keyword_path / s.collection
+    if path.exists():
+        shutil.rmtree(path)
+    sanad.forget_index()
+    sanad.keyword()
+    rep.keyword_rebuilt = True
