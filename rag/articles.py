@@ -216,7 +216,7 @@ class ArticleStore:
                 rows = self.conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
         except (sqlite3.DatabaseError, ArticleStoreError) as exc:
             return [str(exc)]
-        return [] if [r[0] for r in rows] == ["ok"] else [r[0] for r in rows[:5]]
+        return [] if [r[0] for r in rows] == ["ok"] else [" ".join(str(r[0]).split()) for r in rows[:3]]
 
 
 def stored(article: Article, doc_hash: str, n_chunks: int, now: int) -> StoredArticle:

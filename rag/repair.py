@@ -75,7 +75,7 @@ def sqlite_check(path: Path, full: bool = False) -> list[str]:
             conn.close()
     except sqlite3.DatabaseError as exc:
         return [str(exc)]
-    return [] if [r[0] for r in rows] == ["ok"] else [str(r[0]) for r in rows[:3]]
+    return [] if [r[0] for r in rows] == ["ok"] else [" ".join(str(r[0]).split()) for r in rows[:3]]
 
 
 # --- check ---------------------------------------------------------------------------------

@@ -98,6 +98,21 @@ def test_a_damaged_chroma_database_is_rebuilt_from_the_article_store(archive, ma
     assert_restored(make_sanad(home=home), before)
 
 
+def test_a_damaged_article_store_is_refilled_from_the_index(archive, make_sanad):
+    home, before = archive
+    damage(home / "articles.sqlite3", "garble")
+    sanad = make_sanad(home=home)
+    health = check(sanad)
+    assert "articles" in health.parts() and "damaged" in health.problems[0].what
+    assert "\n" not in health.problems[0].line()
+    report = repair(sanad)
+    assert report.after.ok and report.articles_recovered >= len(before["sources"]) and report.reindexed == 0
+    assert any("articles.damaged-" in p for p in report.moved_aside)
+    got = make_sanad(home=home)
+    assert got.articles.totals()["articles"] == len(before["sources"])
+    assert chunks(got) == before["chunks"] and answers(got) == before["answers"]
+
+
 def test_deleted_keyword_files_are_found_and_rebuilt(archive, make_sanad):
     home, before = archive
     for f in (home / "keyword").rglob("*"):
