@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     dedupe: bool
     dedupe_threshold: float = Field(gt=0, le=1)
     ingest_lock_timeout: float = Field(ge=0)
+    progress_every: float = Field(gt=0)
     chunk_max_chars: int = Field(ge=100)
     chunk_overlap_sentences: int = Field(ge=0)
 

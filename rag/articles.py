@@ -188,6 +188,14 @@ class ArticleStore:
             yield from (StoredArticle.from_row(r) for r in rows)
             last = rows[-1][0]
 
+    def under(self, folder: str) -> list[str]:
+        """Ids of the articles read from files under ``folder``."""
+        prefix = folder.rstrip("/") + "/"
+        with self._lock:
+            rows = self.conn.execute("SELECT doc_id FROM articles WHERE substr(path, 1, ?) = ? ORDER BY doc_id",
+                                     (len(prefix), prefix)).fetchall()
+        return [r[0] for r in rows]
+
     def chunk_counts(self) -> dict[str, tuple[int, str]]:
         """doc_id -> (chunks, doc_hash) of every original."""
         with self._lock:

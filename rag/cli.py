@@ -172,15 +172,16 @@ def ingest(
     path: Optional[str] = typer.Argument(
         None, help="file, folder or article URL (default: the configured corpus, the seeds)"),
     prune: bool = typer.Option(False, "--prune", help="remove articles no longer present under PATH"),
-    rebuild: bool = typer.Option(False, "--rebuild", help="drop the index first and ingest from scratch"),
+    rebuild: bool = typer.Option(False, "--rebuild", help="drop the archive first and ingest from scratch"),
+    keep_demo: bool = typer.Option(False, "--keep-demo", help="keep the bundled demo articles beside your own"),
 ):
     """Ingest articles (.txt .md .html .jsonl .json, or an http(s) article page); unchanged ones are not embedded again."""
     sanad = engine()
     with sanad.writing():  # --rebuild and the import that follows, with no other writer between
-        _ingest(sanad, path, prune, rebuild)
+        _ingest(sanad, path, prune, rebuild, keep_demo)
 
 
-def _ingest(sanad, path: Optional[str], prune: bool, rebuild: bool) -> None:
+def _ingest(sanad, path: Optional[str], prune: bool, rebuild: bool, keep_demo: bool) -> None:
     if rebuild:
         sanad.rebuild()
     if path and path.startswith(("http://", "https://")):
@@ -190,10 +191,13 @@ def _ingest(sanad, path: Optional[str], prune: bool, rebuild: bool) -> None:
         typer.echo(f"{kind}: {doc_id}" + (" (the same text is already in the index)" if kind == "copy" else ""))
         return
     target = Path(path) if path else sanad.settings.corpus_path
-    report = sanad.ingest(target, prune=prune, progress=sys.stderr.isatty())
+    report = sanad.ingest(target, prune=prune, progress=True, keep_demo=keep_demo)
     for err in report.errors:
         typer.echo(f"not ingested: {err}", err=True)
     typer.echo(report.summary())
+    if report.demo_removed:
+        typer.echo(f"removed the {len(report.demo_removed)} bundled demo articles: the index now holds your own "
+                   "(sanad ingest --keep-demo keeps them)")
     if not (report.added or report.replaced or report.unchanged or report.copies or report.removed):
         from rag.loaders import SUPPORTED
 
@@ -231,7 +235,7 @@ def repair(as_json: bool = typer.Option(False, "--json", help="print one JSON ob
     """Rebuild whatever `sanad check` finds broken from the article store (damaged files are moved aside)."""
     from rag.repair import repair as run_repair
 
-    rep = run_repair(engine(), progress=sys.stderr.isatty(), say=lambda line: typer.echo(line, err=True))
+    rep = run_repair(engine(), progress=True, say=lambda line: typer.echo(line, err=True))
     if as_json:
         typer.echo(json.dumps(rep.to_dict(), ensure_ascii=False))
     else:
@@ -266,7 +270,7 @@ def import_(path: Path = typer.Argument(..., help="a file written by sanad expor
     """Bring in an archive written by `sanad export` (articles keep their ids and dates; copies stay copies)."""
     from rag.transfer import import_archive
 
-    report, n = import_archive(engine(), path, progress=sys.stderr.isatty())
+    report, n = import_archive(engine(), path, progress=True)
     for err in report.errors:
         typer.echo(f"not imported: {err}", err=True)
     typer.echo(f"{report.summary()}; {n['copies']} copies recorded, {n['feeds']} feeds followed")
@@ -371,7 +375,8 @@ def sources(as_json: bool = typer.Option(False, "--json")):
         return
     for d in docs:
         origin = d["url"] or d["source"] or d["path"] or "-"
-        typer.echo(f"{d['doc_id']}\t{d['chunks']} chunks\t{d['date'] or '-'}\t{d['title']}\t{origin}")
+        typer.echo(f"{d['doc_id']}\t{d['chunks']} chunks\t{d['date'] or '-'}\t{d['title']}\t{origin}"
+                   + ("\t(bundled demo)" if d["demo"] else ""))
 
 
 @app.command()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from config import Settings, load_settings
+from config import SEEDS_DIR, Settings, load_settings
 from embeddings import Embedder
 from rag.answer.extractive import Answerer, ExtractiveAnswerer, abstain_message
 from rag.answer.question import clean_question
@@ -25,6 +25,7 @@ from rag.keyword import KeywordIndex
 from rag.loaders import Problem, count_records, iter_files, load_corpus
 from rag.locking import Busy, describe, writer_lock
 from rag.normalize import strip_marks
+from rag.progress import Progress
 from rag.records import Answer, Article, Chunk, Hit, IngestReport, Retrieved
 from rag.recency import prefer_dates
 from rag.retrieval import hybrid_search
@@ -33,6 +34,13 @@ from rag.store import StoreError, VectorStore, chunk_meta
 log = logging.getLogger(__name__)
 
 
+def is_demo(path: Path) -> bool:
+    """Whether ``path`` is the bundled demo articles (or one of them)."""
+    path, seeds = Path(path).resolve(), SEEDS_DIR.resolve()
+    return path == seeds or seeds in path.parents
+
+
+DEMO_PREFIX = str(SEEDS_DIR) + "/"
 LOOKUP_BATCH = 64  # articles whose stored chunks are fetched in one call
 WRITE_BATCHES = 8  # embedding batches per write: fewer, fuller model calls; a crash loses at most one write
 
@@ -264,11 +272,14 @@ class Sanad:
         return None if kw.needs_compaction() else kw
 
     # --- ingestion --------------------------------------------------------------------
-    def ingest(self, path: str | Path, prune: bool = False, progress: bool = False) -> IngestReport:
+    def ingest(self, path: str | Path, prune: bool = False, progress: bool = False, keep_demo: bool = False) -> IngestReport:
         """Ingest a file or folder, streamed (a JSONL archive is read a record at a time).
         Unchanged articles are skipped, changed ones replaced, syndicated copies recorded;
         with ``prune``, articles no longer present under ``path`` are removed. An interrupted
-        ingest run again carries on: what was written is unchanged and skipped."""
+        ingest run again carries on: what was written is unchanged and skipped. The bundled
+        demo articles (``seeds/``) stay only while the user has nothing of their own: the first
+        ingest of anything else that adds an article removes them (``report.demo_removed``),
+        unless ``keep_demo``."""
         report = IngestReport()
         keep: set[str] = set()
 
@@ -282,11 +293,17 @@ class Sanad:
                     yield item
 
         total = sum(count_records(f) for f in iter_files(Path(path))) if progress else None
-        self.ingest_articles(articles(), report=report, progress=progress, total=total)
-        if prune:
-            for doc_id in sorted(set(self.doc_ids()) - keep):
-                self.remove(doc_id)
-                report.removed.append(doc_id)
+        with self.writing():
+            self.ingest_articles(articles(), report=report, progress=progress, total=total)
+            if prune:
+                for doc_id in sorted(set(self.doc_ids()) - keep):
+                    self.remove(doc_id)
+                    report.removed.append(doc_id)
+            if not keep_demo and (report.added or report.replaced) and not is_demo(Path(path)):
+                for doc_id in self.articles.under(str(SEEDS_DIR)):
+                    if doc_id not in keep:
+                        self.remove(doc_id)
+                        report.demo_removed.append(doc_id)
         return report
 
     def ingest_articles(
@@ -294,7 +311,8 @@ class Sanad:
         total: int | None = None, originals: bool = False,
     ) -> IngestReport:
         """Ingest articles (any iterable: read LOOKUP_BATCH at a time); ``progress`` shows a bar
-        with articles/s and the time left (of ``total``, or of the list given). ``originals``:
+        with articles/s and the time left (of ``total``, or of the list given) on a terminal, a line
+        every ``progress_every`` seconds elsewhere (rag/progress.py). ``originals``:
         none of them is a copy of another (they come from the article store or an export), so
         copy detection only records their signatures."""
         report = report or IngestReport()
@@ -303,11 +321,7 @@ class Sanad:
         source = iter(articles)
         s = self.settings
         batch: list[tuple[Article, list[Chunk], dict, str]] = []
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, desc="ingesting", unit="article", mininterval=1.0, smoothing=0.1)
+        bar = Progress(total, s.progress_every, lambda: len(report.errors)) if progress else None
         with self.writing() as held:
             self._note_backfill()
             before = self.embedder.embedded_count
@@ -593,6 +607,7 @@ class Sanad:
                     "path": meta.get("path", ""),
                     "chunks": 0,
                     "ingested_at": meta.get("ingested_at", 0),
+                    "demo": str(meta.get("path", "")).startswith(DEMO_PREFIX),
                 },
             )
             d["chunks"] += 1
@@ -610,7 +625,8 @@ class Sanad:
             "model": self.embedder.model_id,
             "store": self.store.where,
             "collection": self.settings.collection,
-            "last_ingest": last,
+            "last_ingest": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(last)) if last else None,  # ISO 8601
+            "last_ingest_epoch": last,
             "index_age_seconds": int(time.time() - last) if last else None,
         }
 

@@ -111,6 +111,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     copies: list[str] = field(default_factory=list)  # near-duplicates of an indexed article: recorded, not indexed
     errors: list[str] = field(default_factory=list)  # "path: message"
+    demo_removed: list[str] = field(default_factory=list)  # bundled demo articles removed by the user's first import
     chunks_written: int = 0
     passages_embedded: int = 0
 

@@ -225,7 +225,9 @@ def _check_keyword(sanad, health: Health, chunks: int) -> None:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
+    from rag.store import REPAIR_HINT
+
+    text = str(exc).replace(REPAIR_HINT, "").splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text[:300]}"
 
 
@@ -326,12 +328,15 @@ def _mend_articles(sanad, health: Health, rep: RepairReport, say) -> None:
         salvaged = _salvage(aside)
         store.put(salvaged)
     # copy out of the index what the store lacks (an index made before the store existed,
-    # or a damaged store's articles that could not be read back)
+    # or a damaged store's articles that could not be read back); copies from their records
+    # (their text was never kept before the article store: they are listed, not indexed)
     if sanad.store_usable():
         have = store.have(sanad.doc_ids())
         recovered = [a for a in _articles_from_index(sanad) if a.article.doc_id not in have]
         store.put(recovered)
-        rep.articles_recovered = len(recovered) + len(salvaged)
+        copies = [c for c in _copies_from_state(sanad) if c.article.doc_id not in store.have([c.article.doc_id])]
+        store.put(copies)
+        rep.articles_recovered = len(recovered) + len(salvaged) + len(copies)
     store.del_meta(BACKFILL)
 
 
@@ -375,6 +380,18 @@ def _articles_from_index(sanad):
                           str(meta.get("date", "") or ""), str(meta.get("url", "") or ""),
                           str(meta.get("path", "") or ""), ingested_at=at)
         yield StoredArticle(article, str(meta.get("doc_hash", "")), len(parts), at)
+
+
+def _copies_from_state(sanad):
+    from rag.dedupe import COPY
+
+    try:
+        records = list(sanad.state.iter_kind(COPY))
+    except Exception:  # noqa: BLE001 - unreadable state: the copies are not recovered
+        return
+    for _key, c in records:
+        article = Article(c["doc_id"], c.get("title", ""), "", c.get("source", ""), c.get("date", ""), c.get("url", ""))
+        yield StoredArticle(article, copy_of=c["of"], similarity=c.get("similarity"))
 
 
 def _reindex(sanad, rep: RepairReport, progress: bool, say) -> None:

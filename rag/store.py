@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 REBUILD_HINT = "rebuild it with: sanad ingest --rebuild (or choose another SANAD_HOME / SANAD_COLLECTION)"
 
 
+REPAIR_HINT = " - if the index is damaged, run: sanad check, then sanad repair (it rebuilds the index from the article store)"
+
+
 class StoreError(RuntimeError):
     """The store cannot be used; the message says why and what to do."""
 
@@ -425,5 +428,4 @@ class _Guard:
                 f"({name}); start it again (chroma run ...) - nothing already ingested is lost"
             ) from exc
         raise StoreError(f"Chroma failed to {self.what} in {self.store.where}: {name}: {text.splitlines()[0] if text else ''}"
-                         " - if the index is damaged, run: sanad check, then sanad repair "
-                         "(it rebuilds the index from the article store)") from exc
+                         f"{REPAIR_HINT}") from exc

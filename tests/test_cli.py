@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,12 +71,48 @@ def test_ingest_sources_stats(env, tmp_path):
     extra.mkdir()
     (extra / "new.txt").write_text("خبر جديد عن مهرجان السينما\n\nافتتح مهرجان السينما أمس بحضور النجوم.", encoding="utf-8")
     (extra / "broken.txt").write_bytes(b"\x00\x00")
+    demo = json.loads(sanad(env, "sources", "--json").stdout)  # the seeds, indexed on first use
+    assert demo and all(d["demo"] for d in demo)
+    assert "(bundled demo)" in sanad(env, "sources").stdout
     out = sanad(env, "ingest", str(extra))
     assert "1 added" in out.stdout and "binary" in out.stderr
+    # the user's first import replaces the demo, and says so in one line
+    assert f"removed the {len(demo)} bundled demo articles" in out.stdout and "--keep-demo" in out.stdout
     listed = json.loads(sanad(env, "sources", "--json").stdout)
-    assert "new" in {d["doc_id"] for d in listed}
+    assert [d["doc_id"] for d in listed] == ["new"] and not listed[0]["demo"]
     stats = json.loads(sanad(env, "stats", "--json").stdout)
     assert stats["articles"] == len(listed)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", stats["last_ingest"])
+    assert isinstance(stats["last_ingest_epoch"], int) and stats["last_ingest_epoch"] > 1_700_000_000
+    assert f"last_ingest: {stats['last_ingest']}" in sanad(env, "stats").stdout
+
+
+def test_keep_demo_keeps_the_bundled_articles(tmp_path, cache_dir, embedder):
+    embedder.model_path()
+    env = {**os.environ, "SANAD_HOME": str(tmp_path / "home"), "SANAD_CACHE_DIR": str(cache_dir), "HF_HUB_OFFLINE": "1"}
+    sanad(env, "ingest")  # the seeds, as on first use
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "new.txt").write_text("خبر جديد\n\nافتتح مهرجان السينما أمس.", encoding="utf-8")
+    out = sanad(env, "ingest", "--keep-demo", str(extra))
+    assert "bundled demo" not in out.stdout
+    listed = json.loads(sanad(env, "sources", "--json").stdout)
+    assert sum(d["demo"] for d in listed) == 6 and len(listed) == 7
+
+
+def test_an_import_into_a_pipe_prints_progress_lines(tmp_path, cache_dir, embedder):
+    from tests.test_robustness import synthetic_corpus
+
+    embedder.model_path()
+    corpus = synthetic_corpus(tmp_path / "corpus", 40, seed=21)
+    env = {**os.environ, "SANAD_HOME": str(tmp_path / "home"), "SANAD_CACHE_DIR": str(cache_dir), "HF_HUB_OFFLINE": "1",
+           "SANAD_PROGRESS_EVERY": "0.3", "SANAD_EMBED_CACHE": "false", "SANAD_EMBED_BATCH_SIZE": "2"}
+    out = sanad(env, "ingest", str(corpus))  # stderr is a pipe here, not a terminal
+    lines = [line for line in out.stderr.splitlines() if line.startswith("ingesting: ")]
+    assert len(lines) >= 2, out.stderr
+    done = [int(re.match(r"ingesting: (\d+) of 40 articles", line).group(1)) for line in lines]
+    assert done == sorted(done) and done[-1] > done[0]
+    assert all("articles/s" in line and "left" in line and "0 errors" in line for line in lines)
 
 
 def test_eval_over_the_seeds_writes_the_report(env, tmp_path):
