@@ -366,10 +366,14 @@ def remove(doc_id: str):
 
 @app.command()
 @guarded
-def sources(as_json: bool = typer.Option(False, "--json")):
+def sources(
+    as_json: bool = typer.Option(False, "--json"),
+    undated: bool = typer.Option(False, "--undated", help="only the articles with no date (none in their metadata "
+                                 "or dateline)"),
+):
     """List the articles in the index."""
     sanad = engine(ready=True)
-    docs = sanad.sources()
+    docs = [d for d in sanad.sources() if not (undated and d["date"])]
     if as_json:
         typer.echo(json.dumps(docs, ensure_ascii=False))
         return

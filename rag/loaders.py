@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from rag.dateline import dateline
 from rag.records import Article
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ def _article(doc_id: str, title: str, text: str, path: Path, meta: dict) -> Arti
 
 def load_text(path: Path, text: str) -> Article:
     meta, body = _front_matter(text)
+    if not meta.get("date"):  # a dateline near the top (rag/dateline.py), never today
+        meta["date"] = dateline(body, has_title_line=not meta.get("title"))
     return _article(meta.get("id", path.stem), meta.get("title", ""), body, path, meta)
 
 
@@ -127,7 +130,8 @@ def load_html(path: Path, text: str) -> Article:
         raise LoadError(f"{path}: no main text found in the HTML")
     title = doc.title or ""
     body = doc.text if not title else f"{title}\n\n{doc.text}"
-    meta = {"date": doc.date or "", "url": doc.url or "", "source": doc.sitename or ""}
+    meta = {"date": doc.date or dateline(body, has_title_line=bool(title)), "url": doc.url or "",
+            "source": doc.sitename or ""}
     return _article(path.stem, title, body, path, meta)
 
 

@@ -85,6 +85,7 @@ def test_ingest_sources_stats(env, tmp_path):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", stats["last_ingest"])
     assert isinstance(stats["last_ingest_epoch"], int) and stats["last_ingest_epoch"] > 1_700_000_000
     assert f"last_ingest: {stats['last_ingest']}" in sanad(env, "stats").stdout
+    assert sanad(env, "sources", "--undated").stdout.startswith("new\t")  # no date in its metadata or dateline
 
 
 def test_keep_demo_keeps_the_bundled_articles(tmp_path, cache_dir, embedder):
