@@ -255,17 +255,17 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = service(context)
     if not await gate(update, context, lang):
         return
-    effective = await svc.run(svc.state.begin, msg.chat.id, user.id if user else msg.chat.id, text)
-    if effective is None:
+    history = await svc.run(svc.state.begin, msg.chat.id, user.id if user else msg.chat.id)
+    if history is None:
         await send(msg, phrase("rate_limited", lang))
         return
     draft: list[Message] = []
     try:
         async with typing(update, context):
             if svc.can_stream():
-                answer = await svc.ask_streaming(effective, Drafter(msg, draft).update)
+                answer = await svc.ask_streaming(text, history, Drafter(msg, draft).update)
             else:
-                answer = await svc.ask(effective)
+                answer = await svc.ask(text, history)
     except QuestionError:
         await send(msg, phrase("empty", lang))
         return
@@ -273,6 +273,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.exception("answering failed in chat %s", msg.chat.id)
         await send(msg, phrase("error", lang))
         return
+    await svc.run(svc.state.remember, msg.chat.id, answer.turn)
     markup = None if answer.abstained else answer_buttons(lang)
     texts = format_answer(answer, lang)
     if draft:  # the streamed draft becomes the first message of the final answer
@@ -280,8 +281,8 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         sent = await send_all(msg, texts[1:], markup) if len(texts) > 1 else draft[0]
     else:
         sent = await send_all(msg, texts, markup)
-    if sent is not None and effective != msg.text:  # else the buttons find the question the answer replies to
-        await svc.run(svc.state.answered, msg.chat.id, sent.message_id, effective)
+    if sent is not None and answer.question != msg.text:  # else the buttons find the question the answer replies to
+        await svc.run(svc.state.answered, msg.chat.id, sent.message_id, answer.question)
 
 
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -48,22 +48,22 @@ class BotService:
     async def run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    async def ask(self, question: str) -> Answer:
-        """Answer ``question`` (as rewritten with the chat's earlier turns: ChatState.begin)."""
-        return await self.run(self.sanad.ask, question)
+    async def ask(self, question: str, history: list | None = None) -> Answer:
+        """Answer ``question``, a follow-up of the chat's earlier turns (ChatState.begin) if it is one."""
+        return await self.run(self.sanad.ask, question, history)
 
     def can_stream(self) -> bool:
         """Stream only with the LLM answerer (the extractive one answers in one go)."""
         return self.sanad.settings.answerer == "llm"
 
-    async def ask_streaming(self, question: str, on_text) -> Answer:
+    async def ask_streaming(self, question: str, history: list | None, on_text) -> Answer:
         """Like ``ask``, calling ``await on_text(partial)`` as the model's text grows."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
         def produce():
             try:
-                for item in self.sanad.ask_stream(question):
+                for item in self.sanad.ask_stream(question, history=history):
                     loop.call_soon_threadsafe(queue.put_nowait, item)
             except BaseException as exc:  # handed to the event loop, raised there
                 loop.call_soon_threadsafe(queue.put_nowait, exc)

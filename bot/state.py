@@ -1,9 +1,10 @@
-"""What the bot remembers between messages: a chat's last questions (for follow-ups), the
-question each answer message answered (for its buttons), and each user's recent questions
-(for the rate limit). It lives in the store (rag.store.StateStore: a second collection of
-the same Chroma), not in the process, so any of several bot processes sharing one Chroma
-server can take a chat's next message. A question costs one read and one write (a
-rewritten follow-up one more of each)."""
+"""What the bot remembers between messages: a chat's last turns (question as searched,
+answer, the articles it rests on: rag.followup.Turn, for follow-ups), the question each
+answer message answered (for its buttons), and each user's recent questions (for the rate
+limit). It lives in the store (rag.store.StateStore: a second collection of the same Chroma),
+not in the process, so any of several bot processes sharing one Chroma server can take a
+chat's next message. A question costs two reads and two writes (a rewritten follow-up one
+more of each)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import threading
 import time
 
 from rag import StateStore
-from rag import rewrite_followup as rewrite
+from rag.followup import Turn
 
 ANSWERS_KEPT = 50  # answer messages per chat whose question the buttons can still find
 
@@ -24,12 +25,10 @@ class ChatState:
         self.window = window
         self._lock = threading.Lock()  # read-modify-write within this process
 
-    def begin(self, chat_id: int, user_id: int, question: str) -> str | None:
-        """Start answering ``question``: count it against the user's limit (``per_minute`` in
-        any ``window`` seconds, over every process sharing the store) and return it rewritten
-        with the chat's last questions (rag.followup), kept as the chat's newest turn; None
-        when over the limit. One read and one write: the turn is kept before the answer is
-        sent, so a /reset sent on seeing the answer comes after it."""
+    def begin(self, chat_id: int, user_id: int) -> list[Turn] | None:
+        """Start answering a question: count it against the user's limit (``per_minute`` in
+        any ``window`` seconds, over every process sharing the store) and return the chat's
+        last turns (the history ``Sanad.ask`` reads a follow-up with); None when over the limit."""
         rate, turns = f"rate:{user_id}", f"history:{chat_id}"
         now = time.time()
         with self._lock:
@@ -37,13 +36,18 @@ class ChatState:
             recent = [t for t in got.get(rate, []) if now - t < self.window]
             if len(recent) >= self.per_minute:
                 return None
-            history = got.get(turns, [])
-            effective = rewrite(question, history)
-            records = {rate: recent + [now]}
-            if self.turns > 0 and any(c.isalnum() for c in effective):
-                records[turns] = (history + [effective])[-self.turns :]
-            self.store.put(records)
-        return effective
+            self.store.put({rate: recent + [now]})
+        return [Turn.of(t) for t in got.get(turns, [])]
+
+    def remember(self, chat_id: int, turn: Turn) -> None:
+        """Keep an answered turn as the chat's newest (before the answer is sent, so a /reset
+        sent on seeing the answer comes after it)."""
+        if self.turns <= 0 or not any(c.isalnum() for c in turn.question):
+            return
+        key = f"history:{chat_id}"
+        with self._lock:
+            history = self.store.get([key]).get(key, [])
+            self.store.put({key: (history + [turn.to_dict()])[-self.turns :]})
 
     def answered(self, chat_id: int, message_id: int, question: str) -> None:
         """The answer message ``message_id`` answered ``question`` (for its buttons; only

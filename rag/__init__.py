@@ -10,6 +10,7 @@ from rag.answer.question import QuestionError
 from rag.chunking import split_sentences
 from rag.engine import Sanad
 from rag.feeds import Follower, PollReport, parse_interval
+from rag.followup import Turn
 from rag.followup import rewrite as rewrite_followup
 from rag.loaders import SUPPORTED, LoadError
 from rag.normalize import is_arabic
@@ -40,6 +41,7 @@ __all__ = [
     "Sanad",
     "StateStore",
     "StoreError",
+    "Turn",
     "is_arabic",
     "parse_interval",
     "rewrite_followup",

@@ -137,6 +137,39 @@ def ask(
 
 @app.command()
 @guarded
+def chat(turns: int = typer.Option(3, "--turns", min=0, help="earlier turns a follow-up may lean on")):
+    """Ask questions one after another in the terminal; a follow-up («ومتى؟», "and who?") is
+    answered about the story before it. /reset forgets the conversation; Ctrl-D ends."""
+    from rag import QuestionError
+
+    sanad = engine(ready=True)
+    history: list = []
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = input("؟ " if interactive else "")
+        except EOFError:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/reset", "/new"):
+            history = []
+            typer.echo("(new conversation)")
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        try:
+            answer = sanad.ask(line, history=history[-turns:] if turns else [])
+        except QuestionError as exc:
+            typer.echo(f"sanad: {exc}", err=True)
+            continue
+        typer.echo(format_answer(answer) + "\n")
+        history.append(answer.turn)
+
+
+@app.command()
+@guarded
 def search(
     question: str,
     k: int = typer.Option(5, "--k", "-k", min=1, help="how many chunks"),

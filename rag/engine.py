@@ -16,15 +16,16 @@ import numpy as np
 
 from config import SEEDS_DIR, Settings, load_settings
 from embeddings import Embedder
-from rag.answer.extractive import Answerer, ExtractiveAnswerer, abstain_message
+from rag.answer.extractive import Answerer, ExtractiveAnswerer, abstain_message, unresolved_message
 from rag.answer.question import clean_question
 from rag.answer.varieties import msa_form
 from rag.articles import BACKFILL, ArticleStore, StoredArticle, stored
 from rag.chunking import article_hash, chunk_article, passage_text
+from rag.followup import Turn, is_followup, rewrite, unresolved
 from rag.keyword import KeywordIndex
 from rag.loaders import Problem, count_records, iter_files, load_corpus
 from rag.locking import Busy, describe, writer_lock
-from rag.normalize import strip_marks
+from rag.normalize import strip_marks, terms, tokenize
 from rag.progress import Progress
 from rag.records import Answer, Article, Chunk, Hit, IngestReport, Retrieved
 from rag.recency import prefer_dates
@@ -131,28 +132,72 @@ class Sanad:
     def idf(self, term: str) -> float:
         return (self._keyword or self.keyword()).idf(term)
 
-    def ask(self, question: str) -> Answer:
-        """Answer ``question`` from the index, citing the passages the answer rests on."""
-        *_, answer = self.ask_stream(question, stream=False)
+    def ask(self, question: str, history: list | None = None) -> Answer:
+        """Answer ``question`` from the index, citing the passages the answer rests on.
+        ``history``: the conversation so far, oldest first (``rag.followup.Turn``s, e.g. earlier
+        answers' ``turn``, or plain earlier questions): a follow-up («ومتى؟», "and who?") is then
+        answered about the same story."""
+        *_, answer = self.ask_stream(question, stream=False, history=history)
         return answer
 
-    def ask_stream(self, question: str, stream: bool = True) -> Iterator[str | Answer]:
+    def ask_stream(self, question: str, stream: bool = True, history: list | None = None) -> Iterator[str | Answer]:
         """Like ``ask``, yielding the answer's text as it grows (an LLM answerer streams; the
-        extractive one answers in one go), then the final ``Answer``."""
+        extractive one answers in one go), then the final ``Answer``.
+
+        A follow-up of a conversation is searched with the previous question's content words
+        (rag/followup.py), its own question word deciding what is wanted; the previous
+        answer's articles are read first (the whole index when they do not answer it), and the
+        previous answer is never given again. A follow-up with no earlier question to lean on
+        is told so."""
         q, notice = clean_question(question, self.settings.max_question_chars)
+        turns = [Turn.of(h) for h in history or [] if h]
+        last = turns[-1] if turns and is_followup(q) else None
+        if last is None and unresolved(q):
+            yield Answer(q, unresolved_message(q), True, [], 0.0, self.answerer.name, band="refused")
+            return
+        asked = rewrite(q, [last.question]) if last else q
         self.ensure_ready()
-        retrieved = self.retrieve(q)
+        retrieved = self.retrieve(asked)
         answerer = self.answerer
+        avoid = last.answer if last else ""
         if not retrieved.hits:
-            items: Iterable = [Answer(q, abstain_message(q), True, [], 0.0, answerer.name)]
+            items: Iterable = [Answer(asked, abstain_message(q), True, [], 0.0, answerer.name)]
+        elif last is not None and last.doc_ids:
+            items = [self._answer_within(answerer, q, asked, retrieved, last.doc_ids, avoid)]
         elif stream and hasattr(answerer, "stream_answer"):
-            items = answerer.stream_answer(q, retrieved)
+            items = answerer.stream_answer(asked, retrieved)
         else:
-            items = [answerer.answer(q, retrieved)]
+            items = [answerer.answer(asked, retrieved, avoid=avoid) if avoid else answerer.answer(asked, retrieved)]
         for item in items:
             if isinstance(item, Answer):
                 item = self._with_copies(replace(item, notice=notice) if notice else item)
             yield item
+
+    def _answer_within(self, answerer, question: str, asked: str, retrieved: Retrieved, doc_ids: tuple[str, ...],
+                       avoid: str) -> Answer:
+        """A follow-up read in the previous answer's articles first (all their chunks, by
+        similarity to it), then, if they do not answer it, in the whole index (as ``asked``,
+        rewritten with the previous question's words). Within the story, a follow-up with
+        words of its own («وكم بلغ عدد الزوار؟») is read as written: the previous question's
+        words would point the reader back at the sentence that answered it."""
+        reading = question if tokenize(question) else asked
+        within = self._chunks_of(doc_ids, asked)
+        if within:
+            answer = answerer.answer(reading, replace(retrieved, hits=within), avoid=avoid)
+            if not answer.abstained:
+                return answer
+        return answerer.answer(asked, retrieved, avoid=avoid)
+
+    def _chunks_of(self, doc_ids: tuple[str, ...], question: str) -> list[Hit]:
+        ids = [cid for d in doc_ids for cid in self.store.doc_chunks(d)["ids"]]
+        if not ids:
+            return []
+        got = self.store.chunks(ids, self.store.generation(), vectors=ids)
+        vec = self.question_vector(question)
+        kw = self.keyword().score_map(terms(question))
+        hits = [Hit(chunk, float(np.dot(v, vec)), float(np.dot(v, vec)), float(kw.get(chunk.chunk_id, 0.0)))
+                for chunk, v in got.values() if v is not None]
+        return sorted(hits, key=lambda h: -h.score)
 
     def _with_copies(self, answer: Answer) -> Answer:
         """Each source with the other papers that printed the same story (rag/dedupe.py)."""

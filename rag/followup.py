@@ -1,5 +1,7 @@
 """Follow-up questions in a conversation («ومتى وقعت؟», «وامتى؟», «and where?»): rewrite them
-for retrieval with the content words of the previous question.
+for retrieval with the content words of the previous question; the engine then searches the
+previous answer's articles first and never gives the previous answer again (``Turn``,
+``Sanad.ask(question, history=...)``).
 
 Both sides read words as keyword search does (rag.normalize.tokenize, with the lexicon of the
 varieties): an opener is «و»/«ف» (or English "and") plus a question word of any variety, and the
@@ -9,6 +11,7 @@ question never lends its function words («مين اللي وقع الاتفاق
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rag.answer.varieties import lexicon
 from rag.normalize import is_arabic, normalize, soft_match, tokenize
@@ -60,3 +63,30 @@ def rewrite(question: str, history: list[str]) -> str:
         return question
     mark = "؟" if is_arabic(question) else "?"
     return f"{question.strip().rstrip('؟?').strip()} {' '.join(extra)}{mark}"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation: the question as it was searched (a follow-up
+    rewritten), the answer given ("" for a refusal) and the articles it rests on."""
+
+    question: str
+    answer: str = ""
+    doc_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, item) -> Turn:
+        """A Turn from a Turn, a plain earlier question, or its dict form (``to_dict``)."""
+        if isinstance(item, Turn):
+            return item
+        if isinstance(item, str):
+            return cls(item)
+        return cls(str(item.get("question", "")), str(item.get("answer", "")), tuple(item.get("doc_ids", ())))
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answer": self.answer, "doc_ids": list(self.doc_ids)}
+
+
+def unresolved(question: str) -> bool:
+    """A follow-up with nothing of its own to search for («ومتى؟», "and where?")."""
+    return is_followup(question) and not tokenize(question)

@@ -88,6 +88,14 @@ class Answer:
     choice: Any = field(default=None, repr=False, compare=False)  # rag.answer.extractive.Choice, for reports
     band: str = "answer"  # "answer", "closest" (the closest passage, in related, may not answer) or "refused"
 
+    @property
+    def turn(self):
+        """This exchange as the next question's history (``Sanad.ask(..., history=[...])``)."""
+        from rag.followup import Turn
+
+        return Turn(self.question, "" if self.abstained else self.answer,
+                    tuple(dict.fromkeys(c.doc_id for c in self.citations)))
+
     def to_dict(self) -> dict:
         out = {
             "question": self.question,

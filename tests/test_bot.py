@@ -275,7 +275,7 @@ def test_engine_error_gets_an_apology_and_the_token_stays_out_of_logs(fake, tmp_
     class Broken:
         settings = seeded.settings
 
-        def ask(self, question):
+        def ask(self, question, history=None):
             raise RuntimeError(f"engine exploded while holding {TOKEN}")
 
     from rag.logs import RedactSecrets

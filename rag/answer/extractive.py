@@ -17,13 +17,15 @@ from rag.answer.question import Question
 from rag.answer.reader import Reader, Span, tidy
 from rag.answer.sentences import Sentence, rank_sentences
 from rag.answer.support import holds, shares_word
-from rag.normalize import is_arabic
+from rag.normalize import is_arabic, normalize
 from rag.records import Answer, Citation, Hit, Retrieved
 
 ABSTAIN_AR = "لا أجد في المصادر المتاحة ما يجيب عن هذا السؤال."
 ABSTAIN_EN = "I could not find the answer to this question in the available sources."
 CLOSEST_AR = "لم أجد جوابًا مؤكدًا. أقرب ما وجدته، وقد لا يجيب عن سؤالك:"
 CLOSEST_EN = "I found no sure answer. The closest passage I found, which may not answer your question:"
+UNRESOLVED_AR = "هذا سؤال يكمل سؤالًا سابقًا لا أعرفه؛ اكتب السؤال كاملًا من فضلك."
+UNRESOLVED_EN = "This question follows an earlier one I do not have; please ask the whole question."
 SPANS = 3  # the reader's best spans of each candidate sentence that do not overlap, each judged
 
 def reader_text(q: Question) -> str:
@@ -40,10 +42,27 @@ def closest_message(question: str) -> str:
     return CLOSEST_AR if is_arabic(question) else CLOSEST_EN
 
 
+def unresolved_message(question: str) -> str:
+    return UNRESOLVED_AR if is_arabic(question) else UNRESOLVED_EN
+
+
+SHORT_ANSWER = 4  # words: a part of an answer this short says nothing the answer did not
+
+
+def repeats(text: str, given: str) -> bool:
+    """Whether a candidate answer says again what ``given`` said: it holds all of it, or it is
+    a part of a short one («900» of «900 دار نشر»). A part of a long answer (a clause) may be
+    what a follow-up asks for («في مجال …» within «اتفاقية … في مجال …»)."""
+    a, b = " ".join(normalize(text).split()), " ".join(normalize(given).split())
+    if not a or not b:
+        return False
+    return b in a or (a in b and len(b.split()) <= SHORT_ANSWER)
+
+
 class Answerer(Protocol):
     name: str
 
-    def answer(self, question: str, retrieved: Retrieved) -> Answer: ...
+    def answer(self, question: str, retrieved: Retrieved, avoid: str = "") -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -95,9 +114,10 @@ class ExtractiveAnswerer:
                     break
         return top
 
-    def judged(self, q: Question, sents: list[Sentence], retrieved: Retrieved) -> list[Choice]:
+    def judged(self, q: Question, sents: list[Sentence], retrieved: Retrieved, avoid: str = "") -> list[Choice]:
         """Every shortlisted sentence with each of the reader's SPANS best spans in it, and the
-        judge's probability, likeliest first."""
+        judge's probability, likeliest first. ``avoid``: an answer already given (a follow-up's
+        previous answer): spans that repeat it are not candidates."""
         hits = retrieved.hits
         top = self.shortlist(sents)
         if not top:
@@ -112,8 +132,12 @@ class ExtractiveAnswerer:
                 else:
                     span = tidy(s.text, (sp.start, sp.end))
                 text = s.text[span[0] : span[1]] if span else s.text
+                if avoid and repeats(text, avoid):
+                    continue
                 ev = evidence(q, s, sp.margin, sp.null, rank_of(hits, s.hit), i, self.idf, match, text)
                 out.append(Choice(s, span, 0.0, sp.margin, ev, self.judge.logit(ev)))
+        if not out:
+            return []
         out.sort(key=lambda c: -c.logit)
         lexical = q.variety != "english"
         best = out[0].logit
@@ -123,11 +147,11 @@ class ExtractiveAnswerer:
         return [replace(c, probability=self.judge.probability(c.logit, rival if k == 0 else best, retrieved, lexical))
                 for k, c in enumerate(out)]
 
-    def answer(self, question: str, retrieved: Retrieved) -> Answer:
+    def answer(self, question: str, retrieved: Retrieved, avoid: str = "") -> Answer:
         hits = retrieved.hits
         q = Question.parse(question)
         sents = self.sentences(q, hits)
-        judged = self.judged(q, sents, retrieved) if sents else []
+        judged = self.judged(q, sents, retrieved, avoid) if sents else []
         if not judged:
             return Answer(question, abstain_message(question), True, [], 0.0, self.name, hits=hits, band="refused")
         choice = judged[0]

@@ -109,12 +109,12 @@ class LLMAnswerer:
         return self._model
 
     # --- answering ----------------------------------------------------------------
-    def _prepare(self, question: str, retrieved: Retrieved) -> tuple[Answer, list[Hit]]:
-        base = self.extractive.answer(question, retrieved)
+    def _prepare(self, question: str, retrieved: Retrieved, avoid: str = "") -> tuple[Answer, list[Hit]]:
+        base = self.extractive.answer(question, retrieved, avoid=avoid)
         return base, base.hits[: self.settings.llm_passages]
 
-    def answer(self, question: str, retrieved: Retrieved) -> Answer:
-        base, hits = self._prepare(question, retrieved)
+    def answer(self, question: str, retrieved: Retrieved, avoid: str = "") -> Answer:
+        base, hits = self._prepare(question, retrieved, avoid)
         if base.abstained or not hits:
             return base  # too little evidence: no model call
         try:

@@ -22,9 +22,12 @@ def run(sanad: Sanad, questions: list[Question], progress: bool = True) -> dict:
     # a gold article kept as a syndicated copy of another: a hit on the story's indexed article counts
     originals = sanad.originals(s for q in questions for s in q.sources) if sanad.settings.dedupe else {}
     for q in iterator:
+        turns = []
+        for earlier in q.history:  # a conversation: its earlier questions asked in turn first
+            turns.append(sanad.ask(earlier, history=turns).turn)
         t0 = time.perf_counter()
         try:
-            ans = sanad.ask(q.question)
+            ans = sanad.ask(q.question, history=turns)
             error = ""
         except QuestionError as exc:
             ans, error = None, str(exc)
@@ -61,6 +64,7 @@ def _row(q: Question, ans, error: str, ms: float, originals: dict[str, str] | No
         "related": len(getattr(ans, "related", []) or []) if ans is not None else 0,
         "variety": q.variety,
         "near_miss": q.near_miss,
+        "history": q.history,
         "band": getattr(ans, "band", "refused") if ans is not None else "refused",
         "latency_ms": round(ms, 2),
         "error": error,

@@ -21,6 +21,7 @@ class Question:
     about: str = ""  # the title of the article it was written on (SQuAD), kept when made unanswerable
     variety: str = ""  # how it is written: "msa", a dialect ("egyptian", "levantine", ...), "english"
     near_miss: bool = False  # an unanswerable twin of an answerable question: one thing it asks about changed
+    history: list[str] = field(default_factory=list)  # a follow-up's earlier questions in the chat, oldest first
 
 
 def read_jsonl(path: Path) -> list[Question]:
@@ -41,6 +42,7 @@ def read_jsonl(path: Path) -> list[Question]:
                     sources=[clean_id(s) for s in rec.get("sources") or []],
                     variety=str(rec.get("variety") or ""),
                     near_miss=bool(rec.get("near_miss", False)),
+                    history=[str(h) for h in rec.get("history") or []],
                 )
             )
         except (ValueError, KeyError, TypeError) as exc:
