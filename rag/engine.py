@@ -21,7 +21,7 @@ from rag.answer.question import clean_question
 from rag.answer.varieties import msa_form
 from rag.articles import BACKFILL, ArticleStore, StoredArticle, stored
 from rag.chunking import article_hash, chunk_article, passage_text
-from rag.followup import Turn, is_followup, rewrite, unresolved
+from rag.followup import Turn, is_followup, rewrite, unresolved, without_opener
 from rag.keyword import KeywordIndex
 from rag.loaders import Problem, count_records, iter_files, load_corpus
 from rag.locking import Busy, describe, writer_lock
@@ -180,7 +180,7 @@ class Sanad:
         rewritten with the previous question's words). Within the story, a follow-up with
         words of its own («وكم بلغ عدد الزوار؟») is read as written: the previous question's
         words would point the reader back at the sentence that answered it."""
-        reading = question if tokenize(question) else asked
+        reading = without_opener(question) if tokenize(question) else asked
         within = self._chunks_of(doc_ids, asked)
         if within:
             answer = answerer.answer(reading, replace(retrieved, hits=within), avoid=avoid)

@@ -48,10 +48,24 @@ def is_followup(question: str) -> bool:
     return len(content) <= 1 or all(_PRONOUN_END.search(t) for t in content)
 
 
+def without_opener(question: str) -> str:
+    """A follow-up without the «و»/«ف»/"and" it opens with («ومتى؟» -> «متى؟», "and when?" ->
+    "when?"): what remains reads as a question of its own, the way the reader was trained."""
+    text = question.strip()
+    words = re.findall(r"\w+", normalize(text).lower())
+    if not words or not _opens(words):
+        return question
+    if words[0] == "and":
+        return re.sub(r"^\s*and\s+", "", text, flags=re.IGNORECASE)
+    return re.sub(r"^\s*[وف]", "", text)
+
+
 def rewrite(question: str, history: list[str]) -> str:
-    """``question`` with the previous question's content words appended when it is a follow-up."""
+    """A follow-up without its opening «و»/"and", with the previous question's content words
+    appended; any other question as it is."""
     if not history or not is_followup(question):
         return question
+    question = without_opener(question)
     have = [t.norm for t in tokenize(question)]
     previous = history[-1]
     extra: list[str] = []
