@@ -178,14 +178,17 @@ class Sanad:
         """A follow-up read in the previous answer's articles first (all their chunks, by
         similarity to it), then, if they do not answer it, in the whole index (as ``asked``,
         rewritten with the previous question's words). Within the story, a follow-up with
-        words of its own («وكم بلغ عدد الزوار؟») is read as written: the previous question's
-        words would point the reader back at the sentence that answered it."""
-        reading = without_opener(question) if tokenize(question) else asked
+        words of its own («وكم بلغ عدد الزوار؟») is read both ways, as written and as
+        rewritten, and the judge's likelier answer is kept: the previous question's words can
+        point the reader back at the sentence that answered it, or supply the subject the
+        follow-up leaves out («ومتى ستتولى المنصب؟»)."""
         within = self._chunks_of(doc_ids, asked)
         if within:
-            answer = answerer.answer(reading, replace(retrieved, hits=within), avoid=avoid)
-            if not answer.abstained:
-                return answer
+            readings = dict.fromkeys([asked, without_opener(question)] if tokenize(question) else [asked])
+            read = [answerer.answer(r, replace(retrieved, hits=within), avoid=avoid) for r in readings]
+            best = max(read, key=lambda a: a.confidence)
+            if not best.abstained:
+                return best
         return answerer.answer(asked, retrieved, avoid=avoid)
 
     def _chunks_of(self, doc_ids: tuple[str, ...], question: str) -> list[Hit]:
