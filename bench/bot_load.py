@@ -1,20 +1,17 @@
 """Bot under load: a bounded burst of questions through the real Application and its HTTP
 layer against the fake Bot API on 127.0.0.1 (the same one the tests use).
 
-    python bench/bot_load.py [--users 20] [--each 10] [--limit 10]
+    python -m bench.bot_load [--users 20] [--each 10] [--limit 10]
 
 Prints accepted and rate-limited replies, replies per second and p95 reply latency."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
 def main() -> None:
@@ -25,7 +22,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import psutil
-    from fake_telegram import FakeTelegram
+    from tests.fake_telegram import FakeTelegram
     from test_bot import TOKEN, RunningBot
 
     from bot.app import build_application

@@ -1,6 +1,6 @@
 """How long ``sanad check`` takes on a large archive, without hours of embedding.
 
-    python bench/check_scale.py ../shared/data/news/saudinewsnet.jsonl.gz --articles 30100 \\
+    python -m bench.check_scale ../shared/data/news/saudinewsnet.jsonl.gz --articles 30100 \\
         --home /tmp/check30k --out out/check_scale.json
 
 Writes the first N articles of a JSONL(.gz) archive into a Sanad home the way an import does
@@ -24,9 +24,8 @@ import time
 from itertools import islice
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def articles(path: Path, n: int):

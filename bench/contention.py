@@ -1,6 +1,6 @@
 """Question latency when the machine is busy: Sanad and the LangChain baseline side by side.
 
-    python bench/contention.py ../shared/data/arcd/arcd-test.json [--questions 150] [--competitors 0 1 2] [--variants ...]
+    python -m bench.contention ../shared/data/arcd/arcd-test.json [--questions 150] [--competitors 0 1 2] [--variants ...]
 
 Each side runs in its own process over the SQuAD file's paragraphs (Sanad: its own index and
 answering, `Sanad.ask`; baseline: RecursiveCharacterTextSplitter + HuggingFaceEmbeddings on the
@@ -27,10 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from bench.compare import model_dir, percentile  # noqa: E402
 
 COMPETITOR = (
     "import time, torch\n"
@@ -39,6 +36,20 @@ COMPETITOR = (
     "while time.time() < end:\n"
     "    a = torch.tanh(a @ a.T / 512)\n"
 )
+
+
+def percentile(values, q):
+    v = sorted(values)
+    pos = (len(v) - 1) * q
+    lo, hi = int(pos), min(int(pos) + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+
+def model_dir(cache: Path) -> str:
+    from config import load_settings
+    from embeddings import Embedder
+
+    return Embedder(load_settings(home=cache, cache_dir=str(cache))).model_path()
 
 
 def competitors(n: int, seconds: float) -> list[subprocess.Popen]:

@@ -1,7 +1,7 @@
 """Follow-up questions, as a conversation against the way they were answered before
 (issue 41), in one run over one index:
 
-    SANAD_HOME=... python bench/followups.py tests/data/seeds-followups.jsonl bench/data/news-followups.jsonl
+    SANAD_HOME=... python -m bench.followups tests/data/seeds-followups.jsonl bench/data/news-followups.jsonl
 
 ``conversation``: ``Sanad.ask(question, history=[earlier turns])`` (the previous answer's
 articles read first, the previous answer never repeated). ``rewrite only``: what the bot did
@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def old_rewrite(question: str, previous: str) -> str:
     """The rewrite before issue 41: the opener kept, the previous question's words appended."""
     from rag.followup import is_followup
-    from rag.normalize import is_arabic, soft_match, tokenize
+    from rag.lexicon import tokenize
+    from rag.normalize import is_arabic, soft_match
 
     if not is_followup(question):
         return question

@@ -1,7 +1,7 @@
 """Ingestion with each passage engine, side by side in one run: N real news articles indexed,
 then retrieval parity on question sets.
 
-    python bench/ingest.py ../shared/data/news/saudinewsnet.jsonl.gz --articles 2000 \\
+    python -m bench.ingest ../shared/data/news/saudinewsnet.jsonl.gz --articles 2000 \\
         --parity ../shared/data/arcd/arcd-test.json ../shared/data/tydiqa/tydiqa-goldp-dev-ar.json \\
         --out out/ingest.json
 
@@ -28,7 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SAMPLE = 500  # chunks whose vectors are compared across engines
 

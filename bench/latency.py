@@ -1,6 +1,6 @@
 """Where a question's time goes: retrieval, the first cut, reading and judging, the whole ask.
 
-    SANAD_HOME=.sanad/news2000 python bench/latency.py ../shared/data/news/dev-questions.jsonl \\
+    SANAD_HOME=.sanad/news2000 python -m bench.latency ../shared/data/news/dev-questions.jsonl \\
         [--limit 60] [--candidates 8 4]
 
 Asks each question of a Sanad eval JSONL file over the index in SANAD_HOME (a warm-up question
@@ -13,11 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def pct(values: list[float], q: float) -> float:

@@ -1,7 +1,7 @@
 """Real news at scale: import growing slices of SaudiNewsNet and ask the news dev questions
 over each, in one run.
 
-    OMP_NUM_THREADS=2 python bench/news_scale.py ../shared/data/news/saudinewsnet.jsonl.gz \\
+    OMP_NUM_THREADS=2 python -m bench.news_scale ../shared/data/news/saudinewsnet.jsonl.gz \\
         --questions ../shared/data/news/dev-questions.jsonl --sizes 2000 10000 30100 --out out/news_scale.json
 
 The articles the questions are about (their ``sources``) come first, then the rest of the
@@ -36,7 +36,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def ordered(archive: Path, first: set[str]):

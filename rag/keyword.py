@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.normalize import terms, terms_version
+from rag.lexicon import terms, terms_version
 
 log = logging.getLogger(__name__)
 

@@ -47,7 +47,7 @@ def strip_marks(text: str) -> str:
 
 
 # a word: letters/digits plus the marks and joiners that may sit inside an Arabic word
-_WORD = re.compile(r"[\w" + "".join(_MARKS) + araby.TATWEEL + _ZERO_WIDTH + r"]+")
+WORD = re.compile(r"[\w" + "".join(_MARKS) + araby.TATWEEL + _ZERO_WIDTH + r"]+")
 
 _PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
 
@@ -79,76 +79,6 @@ def stem(word: str) -> str:
         if word.startswith(p) and len(word) - len(p) >= 2:
             return word[len(p) :]
     return word
-
-
-def terms_version() -> str:
-    """Names the tokenization ``terms`` does: a keyword index built with another one is rebuilt
-    (rag/keyword.py). Changes with the lexicon of the varieties, which tokenization reads."""
-    import hashlib
-
-    from rag.answer.varieties import LEXICON_FILE
-
-    return "2-" + hashlib.sha256(LEXICON_FILE.read_bytes()).hexdigest()[:12]
-
-
-def _lexicon():
-    """The lexicon of the varieties (rag/answer/varieties.py), loaded on first use."""
-    global _LEXICON
-    if _LEXICON is None:
-        from rag.answer.varieties import lexicon
-
-        _LEXICON = lexicon()
-    return _LEXICON
-
-
-_LEXICON = None
-
-
-def tokenize(text: str, keep_stopwords: bool = False, dialect: bool | None = None) -> list[Token]:
-    """Words of ``text`` with their original offsets, normalized and lightly stemmed.
-
-    Without ``keep_stopwords``, stop words go, and so do the dialect and English function words
-    and interrogatives of the lexicon of the varieties (rag/answer/varieties.json); a dialect
-    spelling of an MSA word becomes that word («شاف» -> «راي»). Lexicon words that are also MSA
-    words («راح», «لي») are read so only when ``dialect`` is true, or, when it is None, when
-    ``text`` has a word of the lexicon that no MSA text uses («فين», «اللي»). With
-    ``keep_stopwords`` every word stays, as written (offsets for span extraction)."""
-    out = []
-    lex = None if keep_stopwords else _lexicon()
-    held: list[tuple[int, object]] = []  # (position in out, entry) of ambiguous words, decided at the end
-    sure = bool(dialect)
-    if lex is None:
-        for m in _WORD.finditer(text):
-            norm = normalize(m.group())
-            if norm and norm.strip("_") != "":
-                out.append(Token(stem(norm), m.start(), m.end()))
-        return out
-    words = [(normalize(m.group()), m) for m in _WORD.finditer(text)]
-    for k, (norm, m) in enumerate(words):
-        if not norm or norm.strip("_") == "" or norm in STOPWORDS:
-            continue
-        entry = lex.lookup(norm, words[k + 1][0] if k + 1 < len(words) else "")
-        if entry is not None and entry.ambiguous and dialect is not False:
-            held.append((len(out), entry))
-        elif entry is not None and not entry.ambiguous:
-            sure = sure or not entry.english
-            if entry.kind != "word":
-                continue
-            out.append(Token(stem(normalize(entry.role)), m.start(), m.end()))
-            continue
-        out.append(Token(stem(norm), m.start(), m.end()))
-    if held and sure:
-        for i, entry in reversed(held):
-            if entry.kind == "word":
-                out[i] = Token(stem(normalize(entry.role)), out[i].start, out[i].end)
-            else:
-                del out[i]
-    return out
-
-
-def terms(text: str) -> list[str]:
-    """Matching terms of ``text`` (normalized, stemmed, stopwords dropped)."""
-    return [t.norm for t in tokenize(text)]
 
 
 _CONJUNCTIONS = ("و", "ف")

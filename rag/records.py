@@ -74,6 +74,29 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation: the question as it was searched (a follow-up
+    rewritten), the answer given ("" for a refusal) and the articles it rests on."""
+
+    question: str
+    answer: str = ""
+    doc_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, item) -> "Turn":
+        """A Turn from a Turn, a plain earlier question, or its dict form (``to_dict``)."""
+        if isinstance(item, Turn):
+            return item
+        if isinstance(item, str):
+            return cls(item)
+        return cls(str(item.get("question", "")), str(item.get("answer", "")), tuple(item.get("doc_ids", ())))
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answer": self.answer, "doc_ids": list(self.doc_ids)}
+
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
@@ -89,10 +112,8 @@ class Answer:
     band: str = "answer"  # "answer", "closest" (the closest passage, in related, may not answer) or "refused"
 
     @property
-    def turn(self):
+    def turn(self) -> Turn:
         """This exchange as the next question's history (``Sanad.ask(..., history=[...])``)."""
-        from rag.followup import Turn
-
         return Turn(self.question, "" if self.abstained else self.answer,
                     tuple(dict.fromkeys(c.doc_id for c in self.citations)))
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from rag.chunking import split_sentences
 from rag.keyword import KeywordIndex
-from rag.normalize import normalize, terms
+from rag.lexicon import terms
+from rag.normalize import normalize
 from rag.records import Chunk, Hit, Retrieved
 from rag.store import VectorStore
 

@@ -1,11 +1,10 @@
+from rag.lexicon import terms, tokenize
 from rag.normalize import (
     is_arabic,
     normalize,
     soft_keys,
     soft_match,
     stem,
-    terms,
-    tokenize,
 )
 
 

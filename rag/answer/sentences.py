@@ -16,7 +16,8 @@ from typing import Callable
 from rag.answer.question import AMOUNT, DATE, Question
 from rag.answer.varieties import dialect_variants
 from rag.chunking import split_sentences
-from rag.normalize import soft_keys, soft_match, tokenize
+from rag.lexicon import tokenize
+from rag.normalize import soft_keys, soft_match
 from rag.records import Hit
 
 CONTEXT_CREDIT = 0.5  # a question term found only in the article's title

@@ -15,7 +15,7 @@ words (the words of the claim that are not the question's)."""
 
 from __future__ import annotations
 
-from rag.normalize import tokenize
+from rag.lexicon import tokenize
 
 CLAIM_SHARE = 0.6  # an LLM claim's own words a passage must hold
 

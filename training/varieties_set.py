@@ -1,8 +1,8 @@
 """The reader's training view of one half of the belebele-eqa questions, in every variety.
 
-    python bench/varieties_train_set.py --half 0 --out .sanad/varieties-half0.json [--data ../shared/data/belebele-eqa/dev]
+    python -m training.varieties_set --half 0 --out .sanad/varieties-half0.json [--data ../shared/data/belebele-eqa/dev]
 
-Writes SQuAD v1.1 (bench/train_reader.py --train reads it): each passage of half K
+Writes SQuAD v1.1 (training/reader.py --train reads it): each passage of half K
 (bench/varieties.py ``half_of``) once, with the questions of all seven varieties on it, each
 question as the reader reads it at run time (rag/answer/extractive.py ``reader_text``: a
 dialect question in its MSA words, English and MSA as written). Train on one half, measure on
@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from varieties import VARIETIES, half_of  # noqa: E402
+from bench.varieties import VARIETIES, half_of
 
 
 def main() -> None:

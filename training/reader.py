@@ -8,7 +8,7 @@ sentences of the same paragraph (the one sharing most words with the question) w
 the first token: "no answer here". Checkpoints go to --work (resumable: rerun the same command);
 the learning curve is appended to WORK/curve.jsonl; --out gets the fp16 weights of the trained part.
 
-  python bench/train_reader.py --work .sanad/reader-train --out rag/answer/reader_weights.safetensors \
+  python -m training.reader --work .sanad/reader-train --out rag/answer/reader_weights.safetensors \
       --train ../shared/data/arcd/arcd-train.json ../shared/data/tydiqa/tydiqa-goldp-dev-ar.json \
               ../shared/data/mlqa/mlqa-dev-ar.json ../shared/data/tydiqa/tydiqa-goldp-train-en.json \
       --dev-share 0.2 --cap 1500 --epochs 3 --threads 1
@@ -25,19 +25,17 @@ import hashlib
 import json
 import math
 import random
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from config import load_settings  # noqa: E402
-from embeddings.model import Embedder  # noqa: E402
-from rag.answer import reader as R  # noqa: E402
-from rag.chunking import chunk_article, split_sentences  # noqa: E402
-from rag.evaluation.metrics import exact_match, f1  # noqa: E402
-from rag.normalize import tokenize  # noqa: E402
-from rag.records import Article  # noqa: E402
+from config import load_settings
+from embeddings.model import Embedder
+from rag.answer import reader as R
+from rag.chunking import chunk_article, split_sentences
+from rag.evaluation.metrics import exact_match, f1
+from rag.lexicon import tokenize
+from rag.records import Article
 
 
 def _title_hash(title: str) -> int:
