@@ -12,7 +12,6 @@ set and variety, and the pairs each way gets wrong."""
 from __future__ import annotations
 
 import argparse
-import re
 from collections import defaultdict
 from pathlib import Path
 

@@ -6,7 +6,7 @@ Each article is reduced to a MinHash signature (datasketch, ``NUM_PERM`` permuta
 normalized word shingles (``SHINGLE`` words, tashkeel/alef/ة folded as for matching, the title
 included); an LSH index finds candidates, and a candidate whose estimated Jaccard similarity
 reaches the threshold (``dedupe_threshold``, chosen on a hand-checked sample of SaudiNewsNet
-pairs: docs/quality.md, "Syndicated copies") is the same story, unless the new article is
+pairs: docs/experiments.md, "Syndicated copies") is the same story, unless the new article is
 more than ``LONGER`` times as long (in shingles): a fuller version holds what the shorter one
 lacks, so both stay. The first one ingested is the original; later ones are copies: not
 chunked, not embedded, recorded in the store's state collection, so a restarted import,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.articles import BACKFILL, ArticleStore, ArticleStoreError, StoredArticle
+from rag.articles import BACKFILL, ArticleStore, StoredArticle
 from rag.records import Article
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,6 @@ def check(sanad, full: bool = False) -> Health:
     """Verify the article store, the index and the keyword index against each other."""
     t0 = time.perf_counter()
     health = Health()
-    s = sanad.settings
     articles = _check_articles(sanad, health, full)
     chunks = _check_index(sanad, health, full, articles)
     if chunks is not None:
@@ -298,7 +297,6 @@ def _carry_state(sanad) -> list:
 def _move_index_aside(sanad, rep: RepairReport, say) -> None:
     s = sanad.settings
     sanad.store.close()
-    sanad._state = None
     if s.chroma_url:
         say(f"the collection {s.collection!r} on {s.chroma_url} is damaged: dropping it to rebuild it from "
             "the article store")

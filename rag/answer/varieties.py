@@ -19,7 +19,7 @@ Levantine, Gulf, Iraqi and Maghrebi Arabic and of English to their MSA roles. Tw
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.lexicon import Lexicon, lexicon
