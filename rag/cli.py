@@ -246,7 +246,7 @@ def check(
     full: bool = typer.Option(False, "--full", help="compare every article and read every vector (slower)"),
 ):
     """Verify the article store, the index and the keyword index against each other; exit 1 on any problem."""
-    from rag.repair import check as run_check
+    from rag.check import check as run_check
 
     health = run_check(engine(), full=full)
     if as_json:

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from rag import StoreError
+from rag.check import check
 from rag.feeds import Follower
-from rag.repair import check, repair
+from rag.repair import repair
 from tests.test_robustness import cli_env, synthetic_corpus
 
 QUESTIONS = ["من هو وزير الداخلية الروسي؟", "من وقع اتفاقية التعاون بين شرطة البلدين؟", "من فاز بكأس العالم لكرة القدم؟"]
