@@ -444,53 +444,12 @@ def evaluate(
     answerer: Optional[str] = typer.Option(None, "--answerer", help="extractive or llm (default: configured)"),
 ):
     """Run a question set and report retrieval, answer and abstention metrics."""
-    import tempfile
-
-    from config import load_settings
-    from rag import Sanad
     from rag import evaluation as ev
+    from rag.evaluation.session import evaluate as run_eval
 
     if not (questions or squad):
         fail("give a question set (FILE.jsonl) or --squad FILE", 2)
-    base = load_settings()
-    overrides = {"answerer": answerer} if answerer else {}
-    tmp = None
-    articles = []
-    qs: list = []
-    if squad:
-        articles, qs = ev.read_squad(squad)
-    if questions:
-        qs += ev.read_questions(questions)
-    if limit:
-        qs = qs[:limit]
-    if unanswerable:
-        extra = ev.as_unanswerable(ev.read_questions(unanswerable))
-        qs += extra[:limit] if limit else extra
-    if squad or corpus:
-        home = index_dir or Path(tempfile.mkdtemp(prefix="sanad-eval-"))
-        tmp = None if index_dir else home
-        sanad = Sanad(load_settings(home=home, cache_dir=str(base.cache_path), corpus="", **overrides))
-        if articles:
-            sanad.ingest_articles(articles, progress=sys.stderr.isatty())
-        if corpus:
-            sanad.ingest(corpus, progress=sys.stderr.isatty())
-    else:
-        sanad = Sanad(load_settings(**overrides)) if overrides else Sanad()
-    sanad.ensure_ready(progress=sys.stderr.isatty())
-    if sanad.store.count() == 0:
-        if tmp is not None:
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
-        fail("the index is empty: nothing to evaluate against (give --squad FILE or --corpus DIR with articles, "
-             "or ingest some first)")
-    try:
-        report = ev.run(sanad, qs, progress=sys.stderr.isatty())
-    finally:
-        if tmp is not None:
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
+    report = run_eval(questions, squad, corpus, unanswerable, limit, index_dir, answerer, progress=sys.stderr.isatty())
     summary = {k: v for k, v in report.items() if k != "rows"}
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
     if out:
