@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     webhook_path: str
     webhook_secret: SecretStr
 
+    # --- HTTP API (sanad serve) -------------------------------------------------------
+    api_token: SecretStr = Field(default=SecretStr(""), validation_alias=AliasChoices("SANAD_API_TOKEN", "api_token"))
+    admin_token: SecretStr = Field(default=SecretStr(""),
+                                   validation_alias=AliasChoices("SANAD_ADMIN_TOKEN", "admin_token"))
+    serve_host: str
+    serve_port: int = Field(gt=0, lt=65536)
+    serve_workers: int = Field(gt=0)
+    serve_rate_per_minute: int = Field(gt=0)
+    serve_max_body_bytes: int = Field(gt=0)
+
     @field_validator("bot_admins", "bot_allowed_users", mode="before")
     @classmethod
     def _id_list(cls, v):

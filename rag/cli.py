@@ -459,6 +459,19 @@ def evaluate(
 
 @app.command()
 @guarded
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="address to listen on (default: serve_host, 127.0.0.1)"),
+    port: Optional[int] = typer.Option(None, "--port", help="port (default: serve_port, 8080)"),
+):
+    """Serve the HTTP API (POST /ask, GET /search, /articles, /stats; OpenAPI at /openapi.json)."""
+    from config import load_settings
+    from serve.app import run
+
+    run(load_settings(), host, port)
+
+
+@app.command()
+@guarded
 def bot(webhook: bool = typer.Option(False, "--webhook", help="run behind a webhook instead of long polling")):
     """Run the Telegram bot (token from TELEGRAM_BOT_TOKEN)."""
     from telegram.error import InvalidToken

@@ -314,6 +314,13 @@ class Sanad(Ingestion):
 
     # --- ingestion --------------------------------------------------------------------
     # --- syndicated copies (rag/dedupe.py) ------------------------------------------------
+    def copies_of(self, doc_id: str) -> list[dict]:
+        """The syndicated copies recorded for an indexed article (rag/dedupe.py), each briefly."""
+        from rag.dedupe import STORY
+
+        key = f"{STORY}:{doc_id}"
+        return list(self.state.get([key]).get(key, {}).get("copies", []))
+
     def originals(self, doc_ids: Iterable[str]) -> dict[str, str]:
         """For those of ``doc_ids`` that were recorded as syndicated copies: the indexed
         article each repeats (rag/dedupe.py)."""

@@ -34,7 +34,7 @@ class RedactSecrets(logging.Filter):
 
 def secrets_of(settings) -> list[str]:
     out = []
-    for name in ("telegram_token", "chroma_token", "webhook_secret", "llm_api_key"):
+    for name in ("telegram_token", "chroma_token", "webhook_secret", "llm_api_key", "api_token", "admin_token"):
         value = getattr(settings, name, None)
         if value is not None:
             out.append(value.get_secret_value())

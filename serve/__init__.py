@@ -1,0 +1,1 @@
+"""``sanad serve``: Sanad over HTTP (serve/app.py), beside the bot, over the same ``rag.Sanad``."""

@@ -1,0 +1,201 @@
+"""The HTTP API: one FastAPI application built in one place, thin over ``rag.Sanad``.
+
+``POST /ask`` returns exactly ``sanad ask --json``'s object (with ``history`` for follow-ups);
+``GET /search``, ``GET /articles`` (paged, filtered), ``GET /articles/{id}``, ``GET /stats``,
+``GET /healthz``; admin calls (``POST /articles`` with JSONL, ``DELETE /articles/{id}``) need
+``Authorization: Bearer $SANAD_ADMIN_TOKEN``; every call needs ``$SANAD_API_TOKEN`` when it is
+set. Errors are JSON (``{"error": ...}``) with the CLI's messages: bad input is a 4xx, never a
+500. Questions run in a thread pool off the event loop, with a per-address rate limit. The
+OpenAPI schema is at ``/openapi.json`` (no docs page: it would load assets from a CDN)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from config import Settings
+from rag import QuestionError, Sanad, StoreError
+from rag.loaders import LoadError
+
+log = logging.getLogger(__name__)
+
+
+class AskBody(BaseModel):
+    question: str = Field(description="the question, in any variety of Arabic or in English")
+    history: list[str | dict] = Field(default_factory=list, description="earlier turns, oldest first: questions, "
+                                      "or {question, answer, doc_ids} objects as returned in `turn`")
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class RateLimit:
+    """At most ``per_minute`` questions per client address in any 60 s (this process)."""
+
+    def __init__(self, per_minute: int):
+        self.per_minute, self.seen, self.lock = per_minute, {}, threading.Lock()
+
+    def allow(self, who: str) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            recent = [t for t in self.seen.get(who, []) if now - t < 60]
+            if len(recent) >= self.per_minute:
+                self.seen[who] = recent
+                return False
+            self.seen[who] = recent + [now]
+            return True
+
+
+def _token_ok(request: Request, token: str) -> bool:
+    given = request.headers.get("authorization", "")
+    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+def build_app(sanad: Sanad, settings: Settings | None = None) -> FastAPI:
+    s = settings or sanad.settings
+    app = FastAPI(title="Sanad", description="Answers Arabic questions from news articles, citing the passages.",
+                  docs_url=None, redoc_url=None)
+    pool = ThreadPoolExecutor(s.serve_workers, thread_name_prefix="sanad-serve")
+    limit = RateLimit(s.serve_rate_per_minute)
+    api_token, admin_token = s.api_token.get_secret_value(), s.admin_token.get_secret_value()
+
+    async def work(fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    def admin(request: Request) -> None:
+        if not admin_token:
+            raise HTTPError(403, "admin calls are off: set SANAD_ADMIN_TOKEN where sanad serve runs")
+        if not _token_ok(request, admin_token):
+            raise HTTPError(401, "this call needs Authorization: Bearer <SANAD_ADMIN_TOKEN>")
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if api_token and request.url.path != "/healthz" and not (
+                _token_ok(request, api_token) or (admin_token and _token_ok(request, admin_token))):
+            return JSONResponse({"error": "this server needs Authorization: Bearer <SANAD_API_TOKEN>"}, 401)
+        size = request.headers.get("content-length")
+        if size and size.isdigit() and int(size) > s.serve_max_body_bytes:
+            return JSONResponse({"error": f"the body is over {s.serve_max_body_bytes} bytes"}, 413)
+        return await call_next(request)
+
+    @app.exception_handler(HTTPError)
+    async def http_error(request: Request, exc: HTTPError):
+        return JSONResponse({"error": exc.message}, exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+        return JSONResponse({"error": f"bad request: {where or 'body'}: {first.get('msg', 'invalid')}"}, 422)
+
+    @app.exception_handler(QuestionError)
+    async def bad_question(request: Request, exc: QuestionError):
+        return JSONResponse({"error": str(exc)}, 422)
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError):
+        return JSONResponse({"error": str(exc)}, 503)
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"ok": True}
+
+    @app.post("/ask")
+    async def ask(body: AskBody, request: Request):
+        """The answer with its citations: exactly `sanad ask --json`'s object, plus `turn` for the next follow-up."""
+        if not limit.allow(request.client.host if request.client else "-"):
+            raise HTTPError(429, f"more than {s.serve_rate_per_minute} questions a minute from this address")
+        answer = await work(sanad.ask, body.question, body.history)
+        return {**answer.to_dict(), "turn": answer.turn.to_dict()}
+
+    @app.get("/search")
+    async def search(q: str, k: int = 5):
+        if not 1 <= k <= 50:
+            raise HTTPError(422, "k must be between 1 and 50")
+        hits = await work(sanad.search, q, k)
+        return [{"chunk_id": h.chunk.chunk_id, "doc_id": h.chunk.doc_id, "title": h.chunk.title,
+                 "score": round(h.score, 4), "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text}
+                for h in hits]
+
+    @app.get("/articles")
+    async def articles(offset: int = 0, limit_: int = Query(50, alias="limit"), source: str = "", q: str = ""):
+        if offset < 0 or not 1 <= limit_ <= 500:
+            raise HTTPError(422, "offset must be >= 0 and limit between 1 and 500")
+        docs = await work(sanad.sources)
+        if source:
+            docs = [d for d in docs if source in d["source"]]
+        if q:
+            docs = [d for d in docs if q in d["title"]]
+        return {"total": len(docs), "offset": offset, "articles": docs[offset : offset + limit_]}
+
+    @app.get("/articles/{doc_id}")
+    async def article(doc_id: str):
+        got = (await work(sanad.articles.get, [doc_id])).get(doc_id)
+        if got is None:
+            raise HTTPError(404, f"no article with id {doc_id!r}")
+        copies = await work(sanad.copies_of, doc_id)
+        return {**got.to_dict(), "copies": copies}
+
+    @app.delete("/articles/{doc_id}")
+    async def delete_article(doc_id: str, request: Request):
+        admin(request)
+        if not (await work(sanad.articles.have, [doc_id])):
+            raise HTTPError(404, f"no article with id {doc_id!r}")
+        chunks = await work(sanad.remove, doc_id)
+        return {"removed": doc_id, "chunks": chunks}
+
+    @app.post("/articles")
+    async def add_articles(request: Request):
+        """Articles as JSONL (one `{"id", "title", "text", "date"?, "url"?, "source"?}` a line), admin only."""
+        admin(request)
+        raw = await request.body()
+        try:
+            records = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+            found = [_article(r, n) for n, r in enumerate(records, 1)]
+        except (UnicodeDecodeError, ValueError, LoadError) as exc:
+            raise HTTPError(422, f"bad JSONL: {exc}") from None
+        if not found:
+            raise HTTPError(422, "no articles in the body (JSONL, one article a line)")
+        report = await work(sanad.ingest_articles, found)
+        return {"summary": report.summary(), "added": report.added, "replaced": report.replaced,
+                "unchanged": report.unchanged, "copies": report.copies, "errors": report.errors}
+
+    @app.get("/stats")
+    async def stats():
+        return await work(sanad.stats)
+
+    app.state.pool = pool
+    return app
+
+
+def _article(record, n: int):
+    from rag.loaders import clean_id
+    from rag.records import Article
+
+    if not isinstance(record, dict) or not str(record.get("text", "")).strip() or not record.get("id"):
+        raise LoadError(f"line {n}: an article needs an id and a text")
+    return Article(clean_id(str(record["id"])), str(record.get("title", "")), str(record["text"]),
+                   str(record.get("source", "")), str(record.get("date", "")), str(record.get("url", "")))
+
+
+def run(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    import uvicorn
+
+    sanad = Sanad(settings)
+    sanad.ensure_ready()
+    host, port = host or settings.serve_host, port or settings.serve_port
+    log.warning("serving Sanad on http://%s:%s (OpenAPI at /openapi.json)", host, port)
+    uvicorn.run(build_app(sanad, settings), host=host, port=port, log_level="warning")
