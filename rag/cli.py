@@ -472,6 +472,16 @@ def serve(
 
 @app.command()
 @guarded
+def mcp():
+    """Serve Sanad's tools (ask, search, get_article) to an assistant over stdio (Model Context Protocol)."""
+    from config import load_settings
+    from serve.tools import run
+
+    run(load_settings())
+
+
+@app.command()
+@guarded
 def bot(webhook: bool = typer.Option(False, "--webhook", help="run behind a webhook instead of long polling")):
     """Run the Telegram bot (token from TELEGRAM_BOT_TOKEN)."""
     from telegram.error import InvalidToken

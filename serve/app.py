@@ -1,6 +1,7 @@
 """The HTTP API: one FastAPI application built in one place, thin over ``rag.Sanad``.
 
-``POST /ask`` returns exactly ``sanad ask --json``'s object (with ``history`` for follow-ups);
+``POST /ask`` returns exactly ``sanad ask --json``'s object (with ``history`` for follow-ups),
+``POST /ask/stream`` the same as Server-Sent Events (the LLM answerer's text as it grows first);
 ``GET /search``, ``GET /articles`` (paged, filtered), ``GET /articles/{id}``, ``GET /stats``,
 ``GET /healthz``; admin calls (``POST /articles`` with JSONL, ``DELETE /articles/{id}``) need
 ``Authorization: Bearer $SANAD_ADMIN_TOKEN``; every call needs ``$SANAD_API_TOKEN`` when it is
@@ -20,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from config import Settings
@@ -120,6 +121,39 @@ def build_app(sanad: Sanad, settings: Settings | None = None) -> FastAPI:
             raise HTTPError(429, f"more than {s.serve_rate_per_minute} questions a minute from this address")
         answer = await work(sanad.ask, body.question, body.history)
         return {**answer.to_dict(), "turn": answer.turn.to_dict()}
+
+    @app.post("/ask/stream")
+    async def ask_stream(body: AskBody, request: Request):
+        """Server-Sent Events: `text` events with the answer as it grows (the LLM answerer), then one
+        `answer` event with the final object (the extractive answerer sends that one only)."""
+        if not limit.allow(request.client.host if request.client else "-"):
+            raise HTTPError(429, f"more than {s.serve_rate_per_minute} questions a minute from this address")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def produce():
+            try:
+                for item in sanad.ask_stream(body.question, history=body.history):
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+            except Exception as exc:  # handed to the event stream as an error event
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+        pool.submit(produce)
+
+        async def events():
+            while True:
+                item = await queue.get()
+                if isinstance(item, Exception):
+                    yield f"event: error\ndata: {json.dumps({'error': str(item)}, ensure_ascii=False)}\n\n"
+                    return
+                if isinstance(item, str):
+                    yield f"event: text\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
+                    continue
+                final = {**item.to_dict(), "turn": item.turn.to_dict()}
+                yield f"event: answer\ndata: {json.dumps(final, ensure_ascii=False)}\n\n"
+                return
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.get("/search")
     async def search(q: str, k: int = 5):

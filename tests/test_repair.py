@@ -9,7 +9,6 @@ import gzip
 import json
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from rag import StoreError
 from rag.check import check
 from rag.feeds import Follower
 from rag.repair import repair
-from tests.test_robustness import cli_env, synthetic_corpus
+from tests.test_robustness import cli_env, kill_after_added, synthetic_corpus
 
 QUESTIONS = ["من هو وزير الداخلية الروسي؟", "من وقع اتفاقية التعاون بين شرطة البلدين؟", "من فاز بكأس العالم لكرة القدم؟"]
 FEED = "http://127.0.0.1:9/feed.xml"
@@ -214,18 +213,7 @@ def test_repair_killed_half_way_carries_on(make_sanad, tmp_path, cache_dir, embe
     expected, sources = chunks(sanad), sanad.sources()
     sanad.store.close()
     damage(home / "chroma" / "chroma.sqlite3", "truncate")
-    env = cli_env(home, cache_dir, SANAD_EMBED_BATCH_SIZE="2", SANAD_EMBED_CACHE="false")
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "-v", "repair"], env=env, stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, text=True)
-    added = 0
-    for line in proc.stderr:
-        if "added: gen_" in line:
-            added += 1
-            if added >= 10:
-                proc.send_signal(signal.SIGKILL)
-                break
-    proc.wait(60)
-    assert proc.returncode == -signal.SIGKILL and added >= 10
+    kill_after_added(home, cache_dir, "repair")
     sanad = make_sanad(home=home)
     assert not check(sanad).ok  # half an index: check says so
     report = repair(sanad)

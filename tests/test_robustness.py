@@ -41,22 +41,28 @@ def cli_env(home: Path, cache_dir: Path, **extra) -> dict:
             "SANAD_CORPUS": "", **extra}
 
 
+def kill_after_added(home: Path, cache_dir: Path, *args: str, added: int = 10) -> None:
+    """Run ``sanad -v ARGS`` (two passages an embedding batch, no cache: slow enough) and
+    SIGKILL it once it has logged ``added`` synthetic articles."""
+    env = cli_env(home, cache_dir, SANAD_EMBED_BATCH_SIZE="2", SANAD_EMBED_CACHE="false")
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "-v", *args], env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True)
+    seen = 0
+    for line in proc.stderr:
+        if "added: gen_" in line:
+            seen += 1
+            if seen >= added:
+                proc.send_signal(signal.SIGKILL)
+                break
+    proc.wait(60)
+    assert proc.returncode == -signal.SIGKILL and seen >= added
+
+
 def test_sigkill_mid_ingestion_then_reingest_is_consistent(tmp_path, cache_dir, embedder, make_sanad):
     embedder.model_path()
     corpus = synthetic_corpus(tmp_path / "corpus", 40)
     home = tmp_path / "home"
-    env = cli_env(home, cache_dir, SANAD_EMBED_BATCH_SIZE="2", SANAD_EMBED_CACHE="false")
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "-v", "ingest", str(corpus)], env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    added = 0
-    for line in proc.stderr:
-        if "added: gen_" in line:
-            added += 1
-            if added >= 10:
-                proc.send_signal(signal.SIGKILL)
-                break
-    proc.wait(60)
-    assert proc.returncode == -signal.SIGKILL and added >= 10
+    kill_after_added(home, cache_dir, "ingest", str(corpus))
 
     sanad = make_sanad(home=home, embed_cache=False)
     before = sanad.store.count()

@@ -138,3 +138,37 @@ def test_concurrent_questions_are_all_answered_and_the_rate_limit_holds(seeded):
     assert codes.count(200) == 20 and codes.count(429) == 4
     assert all("كولوكولتسيف" in r.json()["answer"] or "الفارسي" in r.json()["answer"] for r in replies
                if r.status_code == 200)
+
+
+def sse(text: str) -> list[tuple[str, object]]:
+    out = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        out.append((fields["event"], json.loads(fields["data"])))
+    return out
+
+
+def test_ask_stream_sends_the_text_as_it_grows_then_the_answer(seeded):
+    from fake_openai import FakeOpenAI
+    from pydantic import SecretStr
+
+    from rag import Sanad
+
+    with serving(seeded) as url:  # the extractive answerer: the final object only
+        events = sse(httpx.post(f"{url}/ask/stream", json={"question": QUESTIONS[0]}, timeout=120).text)
+    assert [e for e, _ in events] == ["answer"] and "كولوكولتسيف" in events[0][1]["answer"]
+    llm = FakeOpenAI()
+    llm.default = {"text": "وزير الداخلية الروسي هو فلاديمير كولوكولتسيف كما تقول المصادر [1]."}
+    settings = seeded.settings.model_copy(update={
+        "answerer": "llm", "llm_base_url": llm.base_url, "llm_api_key": SecretStr("k"), "llm_max_retries": 0})
+    sanad = Sanad(settings, embedder=seeded.embedder)
+    try:
+        with serving(sanad) as url:
+            reply = httpx.post(f"{url}/ask/stream", json={"question": QUESTIONS[0]}, timeout=120)
+    finally:
+        llm.stop()
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    events = sse(reply.text)
+    kinds = [e for e, _ in events]
+    assert kinds[-1] == "answer" and kinds.count("text") >= 2 and set(kinds[:-1]) == {"text"}
+    assert "كولوكولتسيف" in events[-2][1] and "كولوكولتسيف" in events[-1][1]["answer"]
