@@ -7,7 +7,8 @@
 ``Authorization: Bearer $SANAD_ADMIN_TOKEN``; every call needs ``$SANAD_API_TOKEN`` when it is
 set. Errors are JSON (``{"error": ...}``) with the CLI's messages: bad input is a 4xx, never a
 500. Questions run in a thread pool off the event loop, with a per-address rate limit. The
-OpenAPI schema is at ``/openapi.json`` (no docs page: it would load assets from a CDN)."""
+OpenAPI schema is at ``/openapi.json`` (no docs page: it would load assets from a CDN). The web
+page (``/``, ``/archive``: serve/page.py) asks through the same API."""
 
 from __future__ import annotations
 
@@ -18,17 +19,21 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from config import Settings
 from rag import QuestionError, Sanad, StoreError
 from rag.loaders import LoadError
+from serve.page import archive_page, ask_page
 
 log = logging.getLogger(__name__)
+STATIC = Path(__file__).with_name("static")
 
 
 class AskBody(BaseModel):
@@ -109,6 +114,20 @@ def build_app(sanad: Sanad, settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError):
         return JSONResponse({"error": str(exc)}, 503)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page():
+        return ask_page()
+
+    @app.get("/archive", response_class=HTMLResponse, include_in_schema=False)
+    async def archive(offset: int = 0, q: str = ""):
+        docs = await work(sanad.sources)
+        if q:
+            docs = [d for d in docs if q in d["title"]]
+        offset = max(0, offset)
+        return archive_page(docs[offset : offset + 50], len(docs), offset, 50, q)
 
     @app.get("/healthz")
     async def healthz():

@@ -1,0 +1,55 @@
+"""The web page (``/``) and the archive page (``/archive``): server-rendered HTML, right to left,
+with a little JavaScript (serve/static/page.js) that asks ``POST /ask``, shows each source's
+sentence highlighted in its article, and keeps the conversation for follow-ups. Every asset is
+served by Sanad: the machine may be offline."""
+
+from __future__ import annotations
+
+from html import escape
+
+HEAD = """<!doctype html>
+<html lang="ar" dir="rtl">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="/static/page.css">
+</head>
+<body>
+<header><h1>سند</h1><a href="/">اسأل</a><a href="/archive">الأرشيف</a></header>
+<main>
+"""
+FOOT = "</main>\n</body>\n</html>\n"
+
+
+def ask_page() -> str:
+    return HEAD.format(title="سند: اسأل الأخبار") + """<form id="ask">
+<input id="question" name="question" autocomplete="off" autofocus
+       placeholder="اسأل عن الأخبار بأي لهجة أو بالإنجليزية، مثل: من وقع الاتفاقية؟">
+<button type="submit">اسأل</button>
+<button type="button" id="reset" class="plain">محادثة جديدة</button>
+</form>
+<div id="answers"></div>
+<script src="/static/page.js"></script>
+""" + FOOT
+
+
+def archive_page(docs: list[dict], total: int, offset: int, limit: int, q: str) -> str:
+    rows = "\n".join(
+        f"<tr><td>{escape(d['title'] or d['doc_id'])}<br><small dir=\"ltr\">{escape(d['doc_id'])}</small></td>"
+        f"<td>{escape(d['date'] or '-')}</td><td>{escape(d['source'] or '')}</td></tr>" for d in docs)
+    nav = []
+    if offset > 0:
+        nav.append(f'<a href="/archive?offset={max(0, offset - limit)}&q={escape(q, quote=True)}">السابق</a>')
+    if offset + limit < total:
+        nav.append(f'<a href="/archive?offset={offset + limit}&q={escape(q, quote=True)}">التالي</a>')
+    return HEAD.format(title="سند: الأرشيف") + f"""<form method="get" action="/archive">
+<input id="q" name="q" value="{escape(q, quote=True)}" placeholder="ابحث في العناوين">
+<button type="submit">ابحث</button>
+</form>
+<p>{total} مقالًا{f' (من {offset + 1} إلى {min(offset + limit, total)})' if total else ''}</p>
+<table><tbody>
+{rows}
+</tbody></table>
+<p>{' · '.join(nav)}</p>
+""" + FOOT
