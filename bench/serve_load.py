@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--questions", type=Path)
     ap.add_argument("--rounds", type=int, default=3, help="times each client asks every question")
     ap.add_argument("--seconds", type=float, default=0.0)
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     a = ap.parse_args()
     qs = ([json.loads(line)["question"] for line in a.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
           if a.questions else SEED_QUESTIONS)
@@ -74,7 +75,7 @@ def main() -> None:
     print(f"{len(qs)} questions x {a.rounds} rounds per client")
     print(f"{'way':12s} {'clients':>7s} {'requests':>8s} {'errors':>6s} {'q/s':>6s} {'p50 ms':>7s} {'p95 ms':>7s} {'RSS MB':>7s}")
     for name, fn in (("in-process", in_process), ("HTTP", over_http)):
-        for clients in (1, 4, 16):
+        for clients in a.clients:
             jobs = [q for _ in range(a.rounds * clients) for q in qs]
             t0 = time.perf_counter()
             results = []

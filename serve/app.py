@@ -3,7 +3,8 @@
 ``POST /ask`` returns exactly ``sanad ask --json``'s object (with ``history`` for follow-ups),
 ``POST /ask/stream`` the same as Server-Sent Events (the LLM answerer's text as it grows first);
 ``GET /search``, ``GET /articles`` (paged, filtered), ``GET /articles/{id}``, ``GET /stats``,
-``GET /healthz``; admin calls (``POST /articles`` with JSONL, ``DELETE /articles/{id}``) need
+``GET /healthz``, ``GET /feeds``; admin calls (``POST /articles`` with JSONL, ``DELETE /articles/{id}``,
+``POST /feeds``, ``DELETE /feeds?url=``) need
 ``Authorization: Bearer $SANAD_ADMIN_TOKEN``; every call needs ``$SANAD_API_TOKEN`` when it is
 set. Errors are JSON (``{"error": ...}``) with the CLI's messages: bad input is a 4xx, never a
 500. Questions run in a thread pool off the event loop, with a per-address rate limit. The
@@ -28,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from config import Settings
-from rag import QuestionError, Sanad, StoreError
+from rag import Follower, QuestionError, Sanad, StoreError
 from rag.loaders import LoadError
 from serve.page import archive_page, ask_page
 
@@ -40,6 +41,10 @@ class AskBody(BaseModel):
     question: str = Field(description="the question, in any variety of Arabic or in English")
     history: list[str | dict] = Field(default_factory=list, description="earlier turns, oldest first: questions, "
                                       "or {question, answer, doc_ids} objects as returned in `turn`")
+
+
+class FeedBody(BaseModel):
+    url: str = Field(description="an RSS or Atom feed URL")
 
 
 class HTTPError(Exception):
@@ -225,6 +230,28 @@ def build_app(sanad: Sanad, settings: Settings | None = None) -> FastAPI:
         report = await work(sanad.ingest_articles, found)
         return {"summary": report.summary(), "added": report.added, "replaced": report.replaced,
                 "unchanged": report.unchanged, "copies": report.copies, "errors": report.errors}
+
+    @app.get("/feeds")
+    async def feeds():
+        """The followed feeds with their last poll."""
+        return await work(lambda: Follower(sanad).status())
+
+    @app.post("/feeds")
+    async def follow(body: FeedBody, request: Request):
+        """Follow a feed (admin); the running `sanad follow` or bot polls it."""
+        admin(request)
+        try:
+            added = await work(lambda: Follower(sanad).follow(body.url))
+        except ValueError as exc:
+            raise HTTPError(422, str(exc)) from None
+        return {"url": body.url, "following": True, "added": added}
+
+    @app.delete("/feeds")
+    async def unfollow(url: str, request: Request):
+        admin(request)
+        if not await work(lambda: Follower(sanad).unfollow(url)):
+            raise HTTPError(404, f"not following {url}")
+        return {"url": url, "following": False}
 
     @app.get("/stats")
     async def stats():

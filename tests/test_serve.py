@@ -114,6 +114,13 @@ def test_admin_calls_need_the_token_and_change_nothing_without_it(api):
         assert listed["total"] == len(before) + 1 and len(listed["articles"]) == 2
         bad = httpx.post(f"{url}/articles", content=b'{"id": "x"}\n', headers=auth, timeout=60)
         assert bad.status_code == 422 and "needs an id and a text" in bad.json()["error"]
+        feed = "http://127.0.0.1:9/feed.xml"
+        assert httpx.post(f"{url}/feeds", json={"url": feed}, timeout=60).status_code == 401
+        assert httpx.post(f"{url}/feeds", json={"url": "not a url"}, headers=auth, timeout=60).status_code == 422
+        assert httpx.post(f"{url}/feeds", json={"url": feed}, headers=auth, timeout=60).json()["added"] is True
+        assert [f["url"] for f in httpx.get(f"{url}/feeds", timeout=60).json()] == [feed]
+        assert httpx.delete(f"{url}/feeds", params={"url": feed}, headers=auth, timeout=60).status_code == 200
+        assert httpx.delete(f"{url}/feeds", params={"url": feed}, headers=auth, timeout=60).status_code == 404
         gone = httpx.delete(f"{url}/articles/api-1", headers=auth, timeout=60)
         assert gone.status_code == 200 and gone.json()["removed"] == "api-1"
     assert {d["doc_id"] for d in api.sources()} == before
