@@ -52,4 +52,13 @@ def archive_page(docs: list[dict], total: int, offset: int, limit: int, q: str) 
 {rows}
 </tbody></table>
 <p>{' · '.join(nav)}</p>
+<details id="admin"><summary>للمشرفين: إضافة مقالات ومتابعة مصادر</summary>
+<p><input id="token" type="password" autocomplete="off" placeholder="رمز المشرف (SANAD_ADMIN_TOKEN)"></p>
+<form id="upload"><input id="file" type="file" accept=".jsonl,.json,.txt">
+<button type="submit">أضف المقالات (JSONL)</button></form>
+<form id="follow"><input id="feed" dir="ltr" placeholder="https://example.org/rss.xml">
+<button type="submit">تابع المصدر</button></form>
+<p id="admin-said" role="status"></p>
+</details>
+<script src="/static/page.js"></script>
 """ + FOOT

@@ -68,3 +68,29 @@ def test_a_question_in_the_browser_shows_the_quote_highlighted(browser, seeded, 
         browser.get(url + "/archive")
         rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
         assert len(rows) == 6 and "6 مقالًا" in browser.find_element(By.TAG_NAME, "main").text
+
+
+def test_an_admin_adds_articles_from_the_archive_page(browser, make_sanad, corpus, tmp_path):
+    import json
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    sanad = make_sanad()
+    sanad.ingest(corpus)
+    upload = tmp_path / "new.jsonl"
+    upload.write_text(json.dumps({"id": "web-1", "title": "خبر من الصفحة", "text": "افتتحت البلدية مكتبة عامة جديدة."},
+                                 ensure_ascii=False) + "\n", encoding="utf-8")
+    with serving(sanad, admin_token="page-admin") as url:
+        browser.get(url + "/archive")
+        browser.find_element(By.CSS_SELECTOR, "#admin summary").click()
+        browser.find_element(By.ID, "file").send_keys(str(upload))
+        browser.find_element(By.CSS_SELECTOR, "#upload button").click()  # no token: refused
+        WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "admin-said").text)
+        assert "SANAD_ADMIN_TOKEN" in browser.find_element(By.ID, "admin-said").text
+        assert "web-1" not in {d["doc_id"] for d in sanad.sources()}
+        browser.find_element(By.ID, "token").send_keys("page-admin")
+        browser.find_element(By.CSS_SELECTOR, "#upload button").click()
+        WebDriverWait(browser, 120).until(lambda d: "1 added" in d.find_element(By.ID, "admin-said").text)
+        WebDriverWait(browser, 30).until(lambda d: "7 مقالًا" in d.find_element(By.TAG_NAME, "main").text)
+    assert "web-1" in {d["doc_id"] for d in sanad.sources()}

@@ -4,6 +4,7 @@
   "use strict";
   const turns = [];  // the conversation: what POST /ask returned as `turn`, oldest first
   const form = document.getElementById("ask");
+  if (!form) return;  // the archive page
   const box = document.getElementById("question");
   const out = document.getElementById("answers");
   const FRAME = {
@@ -78,4 +79,32 @@
     }
   });
   document.getElementById("reset").addEventListener("click", () => { turns.length = 0; out.replaceChildren(); box.focus(); });
+})();
+
+// The archive page's admin forms: articles as JSONL and feeds, with the admin token.
+(function () {
+  "use strict";
+  const upload = document.getElementById("upload");
+  if (!upload) return;
+  const token = document.getElementById("token");
+  const said = document.getElementById("admin-said");
+  const auth = () => ({authorization: "Bearer " + token.value.trim()});
+  async function send(url, options) {
+    const r = await fetch(url, options);
+    const data = await r.json().catch(() => ({}));
+    said.textContent = r.ok ? (data.summary || (data.following ? "✓ " + data.url : "✓")) : (data.error || r.status);
+    return r.ok;
+  }
+  upload.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const file = document.getElementById("file").files[0];
+    if (!file) return;
+    if (await send("/articles", {method: "POST", headers: auth(), body: await file.text()})) setTimeout(() => location.reload(), 800);
+  });
+  document.getElementById("follow").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const url = document.getElementById("feed").value.trim();
+    if (url) await send("/feeds", {method: "POST", headers: {...auth(), "content-type": "application/json"},
+                                   body: JSON.stringify({url})});
+  });
 })();
