@@ -8,7 +8,8 @@
 ``Authorization: Bearer $SANAD_ADMIN_TOKEN``; every call needs ``$SANAD_API_TOKEN`` when it is
 set. Errors are JSON (``{"error": ...}``) with the CLI's messages: bad input is a 4xx, never a
 500. Questions run in a thread pool off the event loop, with a per-address rate limit. The
-OpenAPI schema is at ``/openapi.json`` (no docs page: it would load assets from a CDN). The web
+OpenAPI schema is at ``/openapi.json``, its reference at ``/docs`` (served here: FastAPI's own page
+would load its script from a CDN). The web
 page (``/``, ``/archive``: serve/page.py) asks through the same API."""
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pydantic import BaseModel, Field
 from config import Settings
 from rag import Follower, QuestionError, Sanad, StoreError
 from rag.loaders import LoadError
-from serve.page import archive_page, ask_page
+from serve.page import archive_page, ask_page, docs_page
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
@@ -125,6 +126,10 @@ def build_app(sanad: Sanad, settings: Settings | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
         return ask_page()
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs():
+        return docs_page(app.openapi())
 
     @app.get("/archive", response_class=HTMLResponse, include_in_schema=False)
     async def archive(offset: int = 0, q: str = ""):

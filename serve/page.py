@@ -62,3 +62,24 @@ def archive_page(docs: list[dict], total: int, offset: int, limit: int, q: str) 
 </details>
 <script src="/static/page.js"></script>
 """ + FOOT
+
+
+def docs_page(schema: dict) -> str:
+    """The API's reference from its OpenAPI schema, as a page with no outside assets (FastAPI's own
+    docs page loads its script from a CDN)."""
+    rows = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, op in methods.items():
+            params = ", ".join(p["name"] for p in op.get("parameters", []))
+            body = "JSON body" if "requestBody" in op else ""
+            doc = (op.get("description") or op.get("summary") or "").strip()
+            rows.append(f"<tr><td dir=\"ltr\"><code>{escape(method.upper())} {escape(path)}</code></td>"
+                        f"<td dir=\"ltr\">{escape(', '.join(x for x in (params, body) if x))}</td>"
+                        f"<td dir=\"ltr\">{escape(doc)}</td></tr>")
+    return HEAD.format(title="Sanad API") + f"""<h2 dir="ltr">{escape(schema.get('info', {}).get('title', 'API'))} HTTP API</h2>
+<p dir="ltr">The machine-readable schema: <a href="/openapi.json">/openapi.json</a>. Admin calls need
+<code>Authorization: Bearer $SANAD_ADMIN_TOKEN</code>.</p>
+<table><tbody>
+{chr(10).join(rows)}
+</tbody></table>
+""" + FOOT

@@ -92,6 +92,8 @@ def test_bad_input_is_a_4xx_with_a_message(seeded):
         assert httpx.get(f"{url}/healthz", timeout=60).json() == {"ok": True}
         schema = httpx.get(f"{url}/openapi.json", timeout=60).json()
         assert {"/ask", "/search", "/articles", "/articles/{doc_id}", "/stats"} <= set(schema["paths"])
+        docs = httpx.get(f"{url}/docs", timeout=60)
+        assert docs.status_code == 200 and "POST /ask" in docs.text and "cdn" not in docs.text.lower()
 
 
 def test_admin_calls_need_the_token_and_change_nothing_without_it(api):
