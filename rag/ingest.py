@@ -26,12 +26,6 @@ from rag.store import VectorStore, chunk_meta
 log = logging.getLogger("rag.engine")
 
 
-def is_demo(path: Path) -> bool:
-    """Whether ``path`` is the bundled demo articles (or one of them)."""
-    path, seeds = Path(path).resolve(), SEEDS_DIR.resolve()
-    return path == seeds or seeds in path.parents
-
-
 DEMO_PREFIX = str(SEEDS_DIR) + "/"
 LOOKUP_BATCH = 64  # articles whose stored chunks are fetched in one call
 WRITE_BATCHES = 8  # embedding batches per write: fewer, fuller model calls; a crash loses at most one write
@@ -60,27 +54,25 @@ class Ingestion:
 
         total = sum(count_records(f) for f in iter_files(Path(path))) if progress else None
         with self.writing():
-            self.ingest_articles(articles(), report=report, progress=progress, total=total)
+            self.ingest_articles(articles(), report=report, progress=progress, total=total, keep_demo=keep_demo)
             if prune:
                 for doc_id in sorted(set(self.doc_ids()) - keep):
                     self.remove(doc_id)
                     report.removed.append(doc_id)
-            if not keep_demo and (report.added or report.replaced) and not is_demo(Path(path)):
-                for doc_id in self.articles.under(str(SEEDS_DIR)):
-                    if doc_id not in keep:
-                        self.remove(doc_id)
-                        report.demo_removed.append(doc_id)
         return report
 
     def ingest_articles(
         self, articles: Iterable[Article], report: IngestReport | None = None, progress: bool = False,
-        total: int | None = None, originals: bool = False,
+        total: int | None = None, originals: bool = False, keep_demo: bool = False,
     ) -> IngestReport:
         """Ingest articles (any iterable: read LOOKUP_BATCH at a time); ``progress`` shows a bar
         with articles/s and the time left (of ``total``, or of the list given) on a terminal, a line
         every ``progress_every`` seconds elsewhere (rag/progress.py). ``originals``:
         none of them is a copy of another (they come from the article store or an export), so
-        copy detection only records their signatures."""
+        copy detection only records their signatures. The bundled demo articles (``seeds/``) stay
+        only while the user has nothing of their own: the first import that adds or replaces an
+        article of the user's (files, an upload, a feed) removes them (``report.demo_removed``),
+        unless ``keep_demo``."""
         report = report or IngestReport()
         if total is None and isinstance(articles, (list, tuple)):
             total = len(articles)
@@ -98,6 +90,7 @@ class Ingestion:
             self.store.bump_generation()  # any keyword index is stale from here on
             done = False
             seen: set[str] = set()
+            own = False  # an article of the user's (not a bundled demo one) was written
             try:
                 while group := list(islice(source, LOOKUP_BATCH)):
                     indexed = self.store.docs_chunks([a.doc_id for a in group])
@@ -128,6 +121,7 @@ class Ingestion:
                             continue
                         chunks = chunk_article(article, s.chunk_max_chars, s.chunk_overlap_sentences)
                         batch.append((article, chunks, existing, h))
+                        own = own or not article.path.startswith(DEMO_PREFIX)
                         if sum(len(c) for _, c, _, _ in batch) >= s.embed_batch_size * WRITE_BATCHES:
                             self._write_batch(batch, report)
                             if bar:
@@ -150,6 +144,11 @@ class Ingestion:
                     bar.close()
             if done:
                 self._keep_keyword_current(start_gen, final_gen)
+                if own and not keep_demo:
+                    for doc_id in self.articles.under(str(SEEDS_DIR)):
+                        if doc_id not in seen:
+                            self.remove(doc_id)
+                            report.demo_removed.append(doc_id)
             report.passages_embedded = self.embedder.embedded_count - before
         log.info("ingest: %s", report.summary())
         return report

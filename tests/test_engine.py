@@ -226,3 +226,17 @@ def test_where_question_takes_the_place_after_the_preposition(seeded):
     assert not a.abstained
     assert "الريان" in a.answer
     check_quotes(a)
+
+
+def test_the_demo_leaves_when_the_user_adds_articles_any_way(make_sanad, tmp_path):
+    from rag.records import Article
+
+    sanad = make_sanad(home=tmp_path / "demo-home")
+    sanad.ensure_ready()  # the bundled seeds, as on first use
+    assert len(sanad.sources()) == 6 and all(d["demo"] for d in sanad.sources())
+    # an upload, a feed or the API hands articles in without a file of ours: the demo goes too
+    report = sanad.ingest_articles([Article("mine-1", "خبر", "افتتحت البلدية حديقة جديدة في الحي الشمالي.")])
+    assert report.added == ["mine-1"] and len(report.demo_removed) == 6
+    assert [d["doc_id"] for d in sanad.sources()] == ["mine-1"]
+    again = sanad.ingest_articles([Article("mine-1", "خبر", "افتتحت البلدية حديقة جديدة في الحي الشمالي.")])
+    assert again.unchanged == ["mine-1"] and again.demo_removed == []
