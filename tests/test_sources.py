@@ -109,7 +109,7 @@ def two_reports(tmp_path_factory, cache_dir, embedder):
 
     sanad = Sanad(load_settings(home=tmp_path_factory.mktemp("two"), cache_dir=str(cache_dir)), embedder=embedder)
     sanad.ensure_ready()
-    sanad.ingest_articles([SECOND_REPORT])
+    sanad.ingest_articles([SECOND_REPORT], keep_demo=True)  # the seeds stay beside it
     return sanad
 
 
