@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -43,8 +42,7 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def engine(ready: bool = False):
-    """The engine; with ``ready``, an empty index is first built from the configured corpus
-    (first use), with a progress bar on a terminal."""
+    """The engine; with ``ready``, an empty index is first built from the configured corpus (first use)."""
     from rag import Sanad
 
     sanad = Sanad()
@@ -82,45 +80,6 @@ def guarded(fn):
     return wrapper
 
 
-FRAME = {  # (Arabic, English): the words around an answer, in the asker's language
-    "sources": ("المصادر:", "Sources:"),
-    "also": ("ورد أيضًا في", "also reported by"),
-    "related": ("مقاطع ذات صلة لا تذكر الجواب:", "Related passages (they do not state the answer):"),
-    "also_in": ("نُشر أيضًا في:", "Also published in:"),
-    "confidence": ("الثقة", "confidence"),
-}
-
-
-def format_answer(answer) -> str:
-    from rag.normalize import is_arabic
-
-    lang = 0 if is_arabic(answer.question) else 1
-    lines = [answer.answer]
-    if answer.band != "refused":
-        lines.append(f"({FRAME['confidence'][lang]} {answer.confidence:.2f})")
-    if answer.notice:
-        lines.append(f"({answer.notice})")
-    if answer.citations:
-        lines += ["", FRAME["sources"][lang]]
-        first = answer.citations[0].doc_id
-        for i, c in enumerate(answer.citations, 1):
-            also = f"({FRAME['also'][lang]}) " if c.doc_id != first else ""
-            lines.append(f"[{i}] {also}{c.title}" + (f" ({c.date})" if c.date else ""))
-            lines.append(f"    «{c.quote}»")
-            lines.append(f"    {c.doc_id} · {c.chunk_id} · {c.start}-{c.end}" + (f" · {c.url}" if c.url else ""))
-            if c.also_in:
-                lines.append(f"    {FRAME['also_in'][lang]} " + "; ".join(
-                    " ".join(x for x in (o.get("source") or o["doc_id"], o.get("date", ""), o.get("url", "")) if x)
-                    for o in c.also_in))
-    if answer.related:
-        if answer.band != "closest":  # the closest band's answer text already says what follows
-            lines += ["", FRAME["related"][lang]]
-        for c in answer.related:
-            lines.append(f"- {c.title}: «{c.quote}»")
-            lines.append(f"    {c.doc_id} · {c.chunk_id} · {c.start}-{c.end}" + (f" · {c.url}" if c.url else ""))
-    return "\n".join(lines)
-
-
 @app.command()
 @guarded
 def ask(
@@ -132,6 +91,8 @@ def ask(
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
+        from rag.terminal import format_answer
+
         typer.echo(format_answer(answer))
 
 
@@ -140,32 +101,9 @@ def ask(
 def chat(turns: int = typer.Option(3, "--turns", min=0, help="earlier turns a follow-up may lean on")):
     """Ask questions one after another in the terminal; a follow-up («ومتى؟», "and who?") is
     answered about the story before it. /reset forgets the conversation; Ctrl-D ends."""
-    from rag import QuestionError
+    from rag.terminal import converse
 
-    sanad = engine(ready=True)
-    history: list = []
-    interactive = sys.stdin.isatty()
-    while True:
-        try:
-            line = input("؟ " if interactive else "")
-        except EOFError:
-            break
-        line = line.strip()
-        if not line:
-            continue
-        if line in ("/reset", "/new"):
-            history = []
-            typer.echo("(new conversation)")
-            continue
-        if line in ("/quit", "/exit"):
-            break
-        try:
-            answer = sanad.ask(line, history=history[-turns:] if turns else [])
-        except QuestionError as exc:
-            typer.echo(f"sanad: {exc}", err=True)
-            continue
-        typer.echo(format_answer(answer) + "\n")
-        history.append(answer.turn)
+    converse(engine(ready=True), turns, typer.echo)
 
 
 @app.command()
@@ -176,21 +114,7 @@ def search(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Show the chunks hybrid retrieval finds for a question, with their scores."""
-    hits = engine(ready=True).search(question, k)
-    rows = [
-        {
-            "chunk_id": h.chunk.chunk_id,
-            "doc_id": h.chunk.doc_id,
-            "title": h.chunk.title,
-            "score": round(h.score, 4),
-            "dense": None if h.dense is None else round(h.dense, 4),
-            "keyword": None if h.keyword is None else round(h.keyword, 4),
-            "start": h.chunk.start,
-            "end": h.chunk.end,
-            "text": h.chunk.text,
-        }
-        for h in hits
-    ]
+    rows = [h.to_dict() for h in engine(ready=True).search(question, k)]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
@@ -249,15 +173,9 @@ def check(
     from rag.check import check as run_check
 
     health = run_check(engine(), full=full)
-    if as_json:
-        typer.echo(json.dumps(health.to_dict(), ensure_ascii=False))
-    else:
-        for p in health.problems:
-            typer.echo(p.line())
-        for note in health.notes:
-            typer.echo(f"note: {note}")
-        counts = ", ".join(f"{k} {v}" for k, v in health.counts.items())
-        typer.echo(("ok: " if health.ok else f"{len(health.problems)} problems; ") + f"{counts} ({health.seconds:.1f}s)")
+    from rag.terminal import health_lines
+
+    typer.echo(json.dumps(health.to_dict(), ensure_ascii=False) if as_json else "\n".join(health_lines(health)))
     if not health.ok:
         raise typer.Exit(1)
 
@@ -269,18 +187,12 @@ def repair(as_json: bool = typer.Option(False, "--json", help="print one JSON ob
     from rag.repair import repair as run_repair
 
     rep = run_repair(engine(), progress=True, say=lambda line: typer.echo(line, err=True))
+    from rag.terminal import repair_lines
+
     if as_json:
         typer.echo(json.dumps(rep.to_dict(), ensure_ascii=False))
     else:
-        if not rep.found:
-            typer.echo("nothing to repair: the article store, the index and the keyword index agree")
-        for line in rep.found:
-            typer.echo(f"found: {line}")
-        if rep.found:
-            typer.echo(f"repaired in {rep.seconds:.1f}s: {rep.articles_recovered} articles recovered into the store, "
-                       f"{rep.reindexed} re-indexed, {rep.removed} removed from the index, {rep.copies_restored} copies "
-                       f"and {rep.state_carried} state records restored"
-                       + (", keyword index rebuilt" if rep.keyword_rebuilt else ""))
+        typer.echo("\n".join(repair_lines(rep)))
         for p in rep.after.problems:
             typer.echo(f"still: {p.line()}", err=True)
     if rep.after and not rep.after.ok:
@@ -319,8 +231,6 @@ def follow(
     once: bool = typer.Option(False, "--once", help="poll once and exit (for cron)"),
 ):
     """Follow news feeds: poll them, fetch new articles and ingest them; one progress line per feed and poll."""
-    import threading
-
     from rag import Follower, parse_interval
 
     sanad = engine(ready=True)
@@ -336,20 +246,10 @@ def follow(
         if all(r.failed for r in reps):
             raise typer.Exit(1)
         return
+    from rag.terminal import until_ctrl_c
+
     typer.echo(f"polling {len(follower.followed())} feeds every {interval:g} s (Ctrl-C stops)")
-    stop = threading.Event()
-
-    def on_ctrl_c(signum, frame):  # finish the poll in progress (no article half written), then stop
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        typer.echo("stopping after the poll in progress (Ctrl-C again stops at once)", err=True)
-
-    previous = signal.signal(signal.SIGINT, on_ctrl_c)
-    try:
-        follower.run(interval, stop, lambda line: typer.echo(line))
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    until_ctrl_c(lambda stop: follower.run(interval, stop, lambda line: typer.echo(line)), typer.echo)
 
 
 @app.command()
@@ -367,18 +267,15 @@ def unfollow(url: str):
 @guarded
 def feeds(as_json: bool = typer.Option(False, "--json")):
     """The followed feeds with their last poll."""
-    import time
-
     from rag import Follower
 
     rows = Follower(engine()).status()
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
-    for r in rows:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["last_poll"])) if r["last_poll"] else "never"
-        typer.echo(f"{r['url']}\tlast poll {when}\t{r['articles']} articles"
-                   + (" (config)" if r["configured"] else "") + (f"\tlast error: {r['last_error']}" if r["last_error"] else ""))
+    from rag.terminal import feed_lines
+
+    typer.echo("\n".join(feed_lines(rows)))
 
 
 @app.command()

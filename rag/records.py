@@ -41,6 +41,14 @@ class Hit:
     dense: float | None = None
     keyword: float | None = None
 
+    def to_dict(self) -> dict:
+        """``sanad search --json``'s row (the HTTP API's and the MCP tool's too)."""
+        c = self.chunk
+        return {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title, "score": round(self.score, 4),
+                "dense": None if self.dense is None else round(self.dense, 4),
+                "keyword": None if self.keyword is None else round(self.keyword, 4),
+                "start": c.start, "end": c.end, "text": c.text}
+
 
 @dataclass(frozen=True)
 class Retrieved:

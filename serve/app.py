@@ -188,10 +188,7 @@ def build_app(sanad: Sanad, settings: Settings | None = None) -> FastAPI:
     async def search(q: str, k: int = 5):
         if not 1 <= k <= 50:
             raise HTTPError(422, "k must be between 1 and 50")
-        hits = await work(sanad.search, q, k)
-        return [{"chunk_id": h.chunk.chunk_id, "doc_id": h.chunk.doc_id, "title": h.chunk.title,
-                 "score": round(h.score, 4), "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text}
-                for h in hits]
+        return [h.to_dict() for h in await work(sanad.search, q, k)]
 
     @app.get("/articles")
     async def articles(offset: int = 0, limit_: int = Query(50, alias="limit"), source: str = "", q: str = ""):

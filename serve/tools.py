@@ -28,8 +28,7 @@ def build_server(sanad: Sanad):
     @server.tool()
     def search(query: str, k: int = 5) -> list[dict]:
         """The `k` passages hybrid retrieval finds for `query`, best first, with their text."""
-        return [{"doc_id": h.chunk.doc_id, "title": h.chunk.title, "chunk_id": h.chunk.chunk_id,
-                 "score": round(h.score, 4), "text": h.chunk.text} for h in sanad.search(query, max(1, min(k, 50)))]
+        return [h.to_dict() for h in sanad.search(query, max(1, min(k, 50)))]
 
     @server.tool()
     def get_article(doc_id: str) -> dict:

@@ -122,7 +122,7 @@ def test_import_keeps_one_copy_of_each_story_with_its_other_papers(make_sanad, t
     assert answer.citations[0].also_in[0]["source"] == "okaz"
     assert all(c.doc_id != "asharq-wire" for c in answer.citations + answer.related)
     from bot.format import format_answer
-    from rag.cli import format_answer as cli_answer
+    from rag.terminal import format_answer as cli_answer
 
     (reply,) = format_answer(answer, "ar")
     assert "نُشر أيضًا في:" in reply and 'href="https://okaz.example/1"' in reply and ">okaz</a>" in reply
