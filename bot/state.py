@@ -1,7 +1,7 @@
 """What the bot remembers between messages: a chat's last turns (question as searched,
 answer, the articles it rests on: rag.followup.Turn, for follow-ups), the question each
 answer message answered (for its buttons), and each user's recent questions (for the rate
-limit). It lives in the store (rag.store.StateStore: a second collection of the same Chroma),
+limit). It lives in the store (rag.state.StateStore: a second collection of the same Chroma),
 not in the process, so any of several bot processes sharing one Chroma server can take a
 chat's next message. A question costs two reads and two writes (a rewritten follow-up one
 more of each)."""

@@ -5,7 +5,14 @@
 """
 
 import config  # noqa: F401  (first: it turns onnxruntime's telemetry off before anything loads it)
-from rag.answer.extractive import ABSTAIN_AR, ABSTAIN_EN, CLOSEST_AR, CLOSEST_EN, Answerer, ExtractiveAnswerer
+from rag.answer.extractive import (
+    ABSTAIN_AR,
+    ABSTAIN_EN,
+    CLOSEST_AR,
+    CLOSEST_EN,
+    Answerer,
+    ExtractiveAnswerer,
+)
 from rag.answer.question import QuestionError
 from rag.chunking import split_sentences
 from rag.engine import Sanad
@@ -15,7 +22,8 @@ from rag.followup import rewrite as rewrite_followup
 from rag.loaders import SUPPORTED, LoadError
 from rag.normalize import is_arabic
 from rag.records import Answer, Article, Chunk, Citation, Hit, IngestReport
-from rag.store import IndexMismatch, StateStore, StoreError
+from rag.state import StateStore
+from rag.store import IndexMismatch, StoreError
 from rag.web import FetchError
 
 __all__ = [

@@ -12,7 +12,7 @@ lacks, so both stay. The first one ingested is the original; later ones are copi
 chunked, not embedded, recorded in the store's state collection, so a restarted import,
 another process or a bot process sees them too.
 
-State records (rag/store.py StateStore, kind "minhash" for signatures):
+State records (rag/state.py StateStore, kind "minhash" for signatures):
 - ``minhash:<doc_id>``: an indexed article's signature;
 - ``copy:<doc_id>``: a copy: the original's id, the copy's title, source, date, URL, similarity;
 - ``story:<doc_id>``: an original's copies, in the order they arrived (what citations show)."""

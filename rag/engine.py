@@ -80,7 +80,7 @@ class Sanad(Ingestion):
     def state(self):
         """The store's state collection (feeds, the bot's memory, syndicated copies)."""
         if self._state is None:
-            from rag.store import StateStore
+            from rag.state import StateStore
 
             self._state = StateStore(self.settings)
         return self._state

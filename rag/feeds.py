@@ -4,7 +4,7 @@
 canonical URL (rag/loaders.py ``load_page``); ``Follower.poll`` reads a feed (feedparser), fetches
 the items it has not seen and ingests them; ``Follower.run`` polls every followed feed at an
 interval. What was seen (feed ETags, item URLs, text hashes) lives in the store's state
-collection (rag/store.py ``StateStore``), not in memory: a restarted follower, or another
+collection (rag/state.py ``StateStore``), not in memory: a restarted follower, or another
 process against the same Chroma, carries on where the last one stopped. The same text under
 another URL is a copy: it is recorded, not stored twice."""
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from rag.loaders import LoadError, load_page
-from rag.store import StateStore
+from rag.state import StateStore
 from rag.web import Fetcher, FetchError
 
 log = logging.getLogger(__name__)
