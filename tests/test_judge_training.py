@@ -1,14 +1,9 @@
-"""How training/judge.py makes near misses: one term of an answerable question that its answer's
+"""How the judge's training rows (training/judge_rows.py) make near misses: one term of an answerable question that its answer's
 sentence states, replaced by the nearest word of the same form that the paragraph never states."""
-
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-
-import judge as T  # noqa: E402
+from training import judge_rows as T
 
 PARA = {"p1": {"id": "p1", "title": "زيارة", "text": "وصل وزير الداخلية الروسي فلاديمير كولوكولتسيف إلى طهران. "
                                                     "وقال إن الزيارة مهمة."}}

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.reader import build_examples, fold_of, parse_fold  # noqa: E402
+from training.reader_data import build_examples, fold_of, parse_fold  # noqa: E402
 
 CONTEXT = "وقع الوزير الاتفاقية في طهران. وحضر السفير المراسم."
 
