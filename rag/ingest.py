@@ -29,6 +29,7 @@ log = logging.getLogger("rag.engine")
 DEMO_PREFIX = str(SEEDS_DIR) + "/"
 LOOKUP_BATCH = 64  # articles whose stored chunks are fetched in one call
 WRITE_BATCHES = 8  # embedding batches per write: fewer, fuller model calls; a crash loses at most one write
+PROBE = 24  # indexed articles read back before an import (as `sanad check` samples)
 
 
 class Ingestion:
@@ -82,6 +83,7 @@ class Ingestion:
         bar = Progress(total, s.progress_every, lambda: len(report.errors)) if progress else None
         with self.writing() as held:
             self._note_backfill()
+            self._probe()
             before = self.embedder.embedded_count
             start_gen = self.store.generation()
             copies = self.copies(start_gen) if s.dedupe else None
@@ -152,6 +154,15 @@ class Ingestion:
             report.passages_embedded = self.embedder.embedded_count - before
         log.info("ingest: %s", report.summary())
         return report
+
+    def _probe(self) -> None:
+        """Read back a few indexed articles' chunks and vectors before writing: an index whose
+        vectors cannot be read (a truncated vector file) is reported, with ``sanad repair``,
+        instead of taking more articles it could not answer from."""
+        if self.articles.exists:
+            sample = [doc_id for doc_id, _ in self.articles.sample(PROBE)]
+            if sample:
+                self.store.docs_chunks(sample)  # a StoreError names sanad check / sanad repair
 
     def copies(self, generation: str):
         """The signatures of the indexed articles, reloaded when another process changed the store."""

@@ -197,6 +197,8 @@ def test_a_truncated_vector_segment_is_found_and_repaired(make_sanad, tmp_path, 
         f.truncate(segment.stat().st_size // 4)
     found = cli(home, cache_dir, "check")
     assert found.returncode == 1 and "index:" in found.stdout and "sanad repair" in found.stdout, found.stdout
+    more = cli(home, cache_dir, "ingest", str(tiny_articles(tmp_path / "more.jsonl", 4, start=5000)))
+    assert more.returncode == 1 and "sanad repair" in more.stderr and "added" not in more.stdout  # no silent "4 added"
     fixed = cli(home, cache_dir, "repair")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "1100 re-indexed" in fixed.stdout
