@@ -154,23 +154,42 @@ def _sample(sanad, health: Health) -> None:
         sanad.store.nearest(np.asarray(vectors[0], dtype=np.float32), 3)
 
 
-def _full_compare(sanad, health: Health) -> None:
-    """Every article's chunk count and hash against the store, and every vector read back."""
+@dataclass
+class Differences:
+    """The index against the article store, article by article (``differences``)."""
+
+    stale: list[str]  # originals missing from the index or indexed from another version, in store order
+    extra: list[str]  # in the index, not in the store
+    chunk_ids: list[str]  # every chunk id in the index
+    missing: list[str] = field(default_factory=list)  # of ``stale``: not in the index at all
+
+
+def differences(sanad) -> Differences:
+    """Every original's chunk count and content hash in the store against the index's chunks
+    (one listing of the index's metadata): ``sanad check --full`` reports them, ``sanad repair``
+    mends them."""
     want = sanad.articles.chunk_counts()
     have: dict[str, list] = {}
     for cid, meta in sanad.store.iter_meta():
         have.setdefault(meta["doc_id"], []).append((cid, meta.get("doc_hash")))
-    missing = [d for d in want if d not in have]
-    extra = [d for d in have if d not in want]
-    differ = [d for d, rows in have.items() if d in want
-              and (len(rows) != want[d][0] or any(h != want[d][1] for _, h in rows))]
+    stale = [d for d, (n, h) in want.items()
+             if len(have.get(d, [])) != n or any(x != h for _, x in have.get(d, []))]
+    return Differences(stale, [d for d in have if d not in want],
+                       [cid for rows in have.values() for cid, _ in rows], [d for d in stale if d not in have])
+
+
+def _full_compare(sanad, health: Health) -> None:
+    """Every article's chunk count and hash against the store, and every vector read back."""
+    diff = differences(sanad)
+    missing, extra = diff.missing, diff.extra
+    differ = [d for d in diff.stale if d not in set(missing)]
     backfill = sanad.articles.meta(BACKFILL)
     for label, docs in (("missing from the index", missing), ("in the index but not in the article store", extra),
                         ("indexed from another version of the article", differ)):
         if docs and not (backfill and label.startswith("in the index")):
             health.problems.append(Problem("index", f"{len(docs)} articles {label} (e.g. {docs[0]})",
                                            f"{REPAIR} (it re-indexes what differs)"))
-    ids = [cid for rows in have.values() for cid, _ in rows]
+    ids = diff.chunk_ids
     for start in range(0, len(ids), 2000):
         got = sanad.store.get(ids[start : start + 2000], embeddings=True)
         if got.get("embeddings") is None or len(got["embeddings"]) != len(got["ids"]):

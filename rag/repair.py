@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rag.articles import BACKFILL, ArticleStore, StoredArticle
-from rag.check import Health, check, short_error
+from rag.check import Health, check, differences, short_error
 from rag.records import Article
 
 log = logging.getLogger(__name__)
@@ -190,15 +190,11 @@ def _reindex(sanad, rep: RepairReport, progress: bool, say) -> None:
     """Bring the index in line with the article store: what is missing or differs is written
     again (unchanged chunks are skipped, cached vectors reused), what the store no longer
     holds leaves."""
-    want = sanad.articles.chunk_counts()
-    have: dict[str, list] = {}
-    for _cid, meta in sanad.store.iter_meta():
-        have.setdefault(meta["doc_id"], []).append(meta.get("doc_hash"))
-    todo = [d for d, (n, h) in want.items() if len(have.get(d, [])) != n or any(x != h for x in have.get(d, []))]
-    extra = [d for d in have if d not in want]
-    for doc_id in extra:
-        sanad.remove_chunks(doc_id)
-    rep.removed = len(extra)
+    diff = differences(sanad)
+    todo = diff.stale
+    for doc_id in diff.extra:  # its article left the store (a removal cut short): its chunks go too
+        sanad.remove(doc_id)
+    rep.removed = len(diff.extra)
     if todo:
         say(f"re-indexing {len(todo)} articles from the article store")
 

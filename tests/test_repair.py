@@ -114,6 +114,18 @@ def test_a_damaged_article_store_is_refilled_from_the_index(archive, make_sanad)
     assert chunks(got) == before["chunks"] and answers(got) == before["answers"]
 
 
+def test_chunks_of_an_article_the_store_no_longer_holds_are_removed(archive, make_sanad):
+    home, before = archive
+    sanad = make_sanad(home=home)
+    gone = before["sources"][-1]["doc_id"]
+    sanad.articles.remove([gone])  # a removal cut short after the store's row, before the chunks
+    health = check(sanad, full=True)
+    assert any("in the index but not in the article store" in p.what for p in health.problems)
+    report = repair(make_sanad(home=home))
+    assert report.after.ok and report.removed == 1 and report.reindexed == 0
+    assert gone not in {d["doc_id"] for d in make_sanad(home=home).sources()}
+
+
 def test_deleted_keyword_files_are_found_and_rebuilt(archive, make_sanad):
     home, before = archive
     for f in (home / "keyword").rglob("*"):
