@@ -191,8 +191,11 @@ class Sanad(Ingestion):
         got = self.store.chunks(ids, self.store.generation(), vectors=ids)
         vec = self.question_vector(question)
         kw = self.keyword().score_map(terms(question))
-        hits = [Hit(chunk, float(np.dot(v, vec)), float(np.dot(v, vec)), float(kw.get(chunk.chunk_id, 0.0)))
-                for chunk, v in got.values() if v is not None]
+        hits = []
+        for chunk, v in got.values():
+            if v is not None:
+                sim = float(np.dot(v, vec))
+                hits.append(Hit(chunk, sim, sim, float(kw.get(chunk.chunk_id, 0.0))))
         return sorted(hits, key=lambda h: -h.score)
 
     def _with_copies(self, answer: Answer) -> Answer:

@@ -31,11 +31,12 @@ from pydantic import BaseModel, Field
 
 from config import Settings
 from rag import Follower, QuestionError, Sanad, StoreError
-from rag.loaders import LoadError
+from rag.loaders import LoadError, Problem, decode, load_records
 from serve.page import archive_page, ask_page, docs_page
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
+UPLOAD = Path("upload.jsonl")  # what errors about an uploaded body name
 
 
 class AskBody(BaseModel):
@@ -86,6 +87,10 @@ def build_app(sanad: Sanad, settings: Settings | None = None) -> FastAPI:
 
     async def work(fn, *args):
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    def throttle(request: Request) -> None:
+        if not limit.allow(request.client.host if request.client else "-"):
+            raise HTTPError(429, f"more than {s.serve_rate_per_minute} questions a minute from this address")
 
     def admin(request: Request) -> None:
         if not admin_token:
@@ -146,8 +151,7 @@ def build_app(sanad: Sanad, settings: Settings | None = None) -> FastAPI:
     @app.post("/ask")
     async def ask(body: AskBody, request: Request):
         """The answer with its citations: exactly `sanad ask --json`'s object, plus `turn` for the next follow-up."""
-        if not limit.allow(request.client.host if request.client else "-"):
-            raise HTTPError(429, f"more than {s.serve_rate_per_minute} questions a minute from this address")
+        throttle(request)
         answer = await work(sanad.ask, body.question, body.history)
         return {**answer.to_dict(), "turn": answer.turn.to_dict()}
 
@@ -155,8 +159,7 @@ def build_app(sanad: Sanad, settings: Settings | None = None) -> FastAPI:
     async def ask_stream(body: AskBody, request: Request):
         """Server-Sent Events: `text` events with the answer as it grows (the LLM answerer), then one
         `answer` event with the final object (the extractive answerer sends that one only)."""
-        if not limit.allow(request.client.host if request.client else "-"):
-            raise HTTPError(429, f"more than {s.serve_rate_per_minute} questions a minute from this address")
+        throttle(request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
@@ -221,12 +224,14 @@ def build_app(sanad: Sanad, settings: Settings | None = None) -> FastAPI:
     async def add_articles(request: Request):
         """Articles as JSONL (one `{"id", "title", "text", "date"?, "url"?, "source"?}` a line), admin only."""
         admin(request)
-        raw = await request.body()
-        try:
-            records = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
-            found = [_article(r, n) for n, r in enumerate(records, 1)]
-        except (UnicodeDecodeError, ValueError, LoadError) as exc:
+        try:  # read as `sanad ingest` reads a .jsonl file (rag/loaders.py)
+            items = list(load_records(UPLOAD, decode(await request.body(), UPLOAD.name)))
+        except LoadError as exc:
             raise HTTPError(422, f"bad JSONL: {exc}") from None
+        problems = [str(p) for p in items if isinstance(p, Problem)]
+        if problems:
+            raise HTTPError(422, "bad JSONL: " + "; ".join(problems[:5]))
+        found = [a for a in items if not isinstance(a, Problem)]
         if not found:
             raise HTTPError(422, "no articles in the body (JSONL, one article a line)")
         report = await work(sanad.ingest_articles, found)
@@ -261,16 +266,6 @@ def build_app(sanad: Sanad, settings: Settings | None = None) -> FastAPI:
 
     app.state.pool = pool
     return app
-
-
-def _article(record, n: int):
-    from rag.loaders import clean_id
-    from rag.records import Article
-
-    if not isinstance(record, dict) or not str(record.get("text", "")).strip() or not record.get("id"):
-        raise LoadError(f"line {n}: an article needs an id and a text")
-    return Article(clean_id(str(record["id"])), str(record.get("title", "")), str(record["text"]),
-                   str(record.get("source", "")), str(record.get("date", "")), str(record.get("url", "")))
 
 
 def run(settings: Settings, host: str | None = None, port: int | None = None) -> None:
