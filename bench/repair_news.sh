@@ -15,7 +15,12 @@ export SANAD_HOME=$WORK/home SANAD_CORPUS=
 O=$WORK/out; mkdir -p $O
 rm -rf $SANAD_HOME
 ts() { date +%s.%N; }
-t=$(ts); sanad ingest $ARTICLES > $O/ingest.txt 2>&1; echo "ingest_s $(echo "$(ts) - $t" | bc)" > $O/times.txt
+timed() {  # timed NAME COMMAND...: its output in NAME.txt, its exit code and seconds in times.txt
+  local name=$1 t; shift; t=$(ts)
+  "$@" > $O/$name.txt 2>&1; echo "${name}_rc $? s $(echo "$(ts) - $t" | bc)" >> $O/times.txt
+}
+: > $O/times.txt
+timed ingest sanad ingest $ARTICLES
 python - > $O/questions.txt <<'PY'
 import json, os
 qs=[json.loads(l)["question"] for l in open("../shared/data/news/dev-questions.jsonl")][:10]
@@ -31,6 +36,15 @@ drift = max(abs(x[2] - y[2]) for x, y in zip(a, b))
 print(f"answers {same} of {len(a)} identical (text, band, sources); largest confidence change {drift:.4f}")
 PY
 }
+fault_round() {  # after the fault $1: a question, check and repair timed, answers and sources compared
+  sanad ask "من فاز؟" > $O/ask-$1.txt 2>&1; echo "ask-$1_rc $?" >> $O/times.txt
+  timed check-$1 sanad check
+  timed repair-$1 sanad repair
+  ask_all > $O/answers-after-$1.txt
+  sanad sources --json > $O/sources-after-$1.json
+  compare $O/answers-before.txt $O/answers-after-$1.txt >> $O/times.txt
+  cmp $O/sources-before.json $O/sources-after-$1.json && echo "sources after $1 identical" >> $O/times.txt
+}
 ask_all > $O/answers-before.txt
 sanad sources --json > $O/sources-before.json
 python - <<'PY'
@@ -40,25 +54,13 @@ with open(p,'r+b') as f:
     for off in (n//4, n//2, 3*n//4):
         f.seek(off - off % 4096); f.write(bytes(rng.randrange(256) for _ in range(4096)))
 PY
-sanad ask "من فاز؟" > $O/ask-damaged.txt 2>&1; echo "ask_rc $?" >> $O/times.txt
-t=$(ts); sanad check > $O/check-damaged.txt 2>&1; echo "check_damaged_rc $? s $(echo "$(ts) - $t" | bc)" >> $O/times.txt
-t=$(ts); sanad repair > $O/repair1.txt 2>&1; echo "repair_sqlite_rc $? s $(echo "$(ts) - $t" | bc)" >> $O/times.txt
-ask_all > $O/answers-after1.txt
-sanad sources --json > $O/sources-after1.json
-compare $O/answers-before.txt $O/answers-after1.txt >> $O/times.txt
-cmp $O/sources-before.json $O/sources-after1.json && echo "sources1 identical" >> $O/times.txt
+fault_round damaged
 seg=$(ls -S $SANAD_HOME/chroma/*/data_level0.bin | head -1); sz=$(stat -c %s $seg); truncate -s $((sz/4)) $seg
-sanad ask "من فاز؟" > $O/ask-truncated.txt 2>&1; echo "ask_truncated_rc $?" >> $O/times.txt
-t=$(ts); sanad check > $O/check-truncated.txt 2>&1; echo "check_truncated_rc $? s $(echo "$(ts) - $t" | bc)" >> $O/times.txt
-t=$(ts); sanad repair > $O/repair2.txt 2>&1; echo "repair_segment_rc $? s $(echo "$(ts) - $t" | bc)" >> $O/times.txt
-ask_all > $O/answers-after2.txt
-sanad sources --json > $O/sources-after2.json
-compare $O/answers-before.txt $O/answers-after2.txt >> $O/times.txt
-cmp $O/sources-before.json $O/sources-after2.json && echo "sources2 identical" >> $O/times.txt
-t=$(ts); sanad check --full > $O/check-full.txt 2>&1; echo "check_full_rc $? s $(echo "$(ts) - $t" | bc)" >> $O/times.txt
+fault_round truncated
+timed check-full sanad check --full
 # an index made before the article store (built by the previous commit's code)
 [ -n "$OLD" ] || { echo done >> $O/times.txt; exit 0; }
 export SANAD_HOME=$OLD
-sanad check > $O/old-check.txt 2>&1; echo "old_check_rc $?" >> $O/times.txt
-t=$(ts); sanad repair > $O/old-repair.txt 2>&1; echo "old_repair_rc $? s $(echo "$(ts) - $t" | bc)" >> $O/times.txt
+timed old-check sanad check
+timed old-repair sanad repair
 echo done >> $O/times.txt

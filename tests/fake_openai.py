@@ -23,6 +23,17 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
+    def engine(self, sanad, **overrides):
+        """A ``Sanad`` over ``sanad``'s index and model whose LLM answerer is this server."""
+        from pydantic import SecretStr
+
+        from rag import Sanad
+
+        settings = sanad.settings.model_copy(update={
+            "answerer": "llm", "llm_base_url": self.base_url, "llm_api_key": SecretStr("k"), "llm_max_retries": 0,
+            **overrides})
+        return Sanad(settings, embedder=sanad.embedder)
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()

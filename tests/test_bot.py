@@ -457,15 +457,10 @@ def test_webhook_checks_the_secret_token(fake, tmp_path, seeded):
 
 def test_llm_answer_is_streamed_into_the_reply(fake, tmp_path, seeded):
     from fake_openai import FakeOpenAI
-    from pydantic import SecretStr
-
-    from rag import Sanad
 
     llm = FakeOpenAI()
     llm.default = {"text": "وزير الداخلية الروسي هو فلاديمير كولوكولتسيف كما تقول المصادر [1]."}
-    settings = seeded.settings.model_copy(update={
-        "answerer": "llm", "llm_base_url": llm.base_url, "llm_api_key": SecretStr("k"), "llm_max_retries": 0})
-    sanad = Sanad(settings, embedder=seeded.embedder)
+    sanad = llm.engine(seeded)
     try:
         with start_bot(fake, tmp_path, sanad):
             fake.message("من هو وزير الداخلية الروسي؟", user_id=40)

@@ -250,14 +250,21 @@ def wait_for_lock(home: Path, proc: subprocess.Popen, timeout: float = 120) -> d
     raise AssertionError("the import never took the writer lock")
 
 
+def start_import(home: Path, cache_dir: Path, folder: Path, batch: int) -> subprocess.Popen:
+    """``sanad ingest FOLDER`` in a child process (no embedding cache, ``batch`` passages an
+    embedding batch), returned once it holds the writer lock."""
+    env = cli_env(home, cache_dir, SANAD_EMBED_BATCH_SIZE=str(batch), SANAD_EMBED_CACHE="false")
+    importer = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(folder)], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_lock(home, importer)
+    return importer
+
+
 def test_rebuild_waits_for_a_running_import(make_sanad, tmp_path, cache_dir, corpus, embedder):
     embedder.model_path()
     home = tmp_path / "home"
     more = synthetic_corpus(tmp_path / "more", 30, seed=12)
-    env = cli_env(home, cache_dir, SANAD_EMBED_BATCH_SIZE="2", SANAD_EMBED_CACHE="false")
-    importer = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(more)], env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for_lock(home, importer)
+    importer = start_import(home, cache_dir, more, batch=2)
     rebuild = cli(home, cache_dir, "ingest", "--rebuild", str(corpus))
     out, err = importer.communicate(timeout=600)
     assert importer.returncode == 0, err
@@ -273,11 +280,9 @@ def test_a_question_never_waits_for_an_import_into_an_empty_home(tmp_path, cache
     embedder.model_path()
     home = tmp_path / "home"
     more = synthetic_corpus(tmp_path / "more", 150, seed=13)
-    env = cli_env(home, cache_dir, SANAD_EMBED_BATCH_SIZE="64", SANAD_EMBED_CACHE="false")
-    importer = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(more)], env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    importer = start_import(home, cache_dir, more, batch=64)
+    env = cli_env(home, cache_dir, SANAD_EMBED_CACHE="false")
     try:
-        wait_for_lock(home, importer)
         t0 = time.monotonic()
         asked = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "من هو وزير الداخلية الروسي؟"],
                                env={**env, "SANAD_CORPUS": "@seeds"}, capture_output=True, text=True, timeout=300)

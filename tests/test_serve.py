@@ -159,18 +159,13 @@ def sse(text: str) -> list[tuple[str, object]]:
 
 def test_ask_stream_sends_the_text_as_it_grows_then_the_answer(seeded):
     from fake_openai import FakeOpenAI
-    from pydantic import SecretStr
-
-    from rag import Sanad
 
     with serving(seeded) as url:  # the extractive answerer: the final object only
         events = sse(httpx.post(f"{url}/ask/stream", json={"question": QUESTIONS[0]}, timeout=120).text)
     assert [e for e, _ in events] == ["answer"] and "كولوكولتسيف" in events[0][1]["answer"]
     llm = FakeOpenAI()
     llm.default = {"text": "وزير الداخلية الروسي هو فلاديمير كولوكولتسيف كما تقول المصادر [1]."}
-    settings = seeded.settings.model_copy(update={
-        "answerer": "llm", "llm_base_url": llm.base_url, "llm_api_key": SecretStr("k"), "llm_max_retries": 0})
-    sanad = Sanad(settings, embedder=seeded.embedder)
+    sanad = llm.engine(seeded)
     try:
         with serving(sanad) as url:
             reply = httpx.post(f"{url}/ask/stream", json={"question": QUESTIONS[0]}, timeout=120)
