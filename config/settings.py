@@ -201,16 +201,16 @@ class Settings(BaseSettings):
 MODELS_EXTRA = "pip install 'sanad[models]' (torch, transformers, sentence-transformers)"
 
 
-def needs_models(what: str):
-    """Import torch / transformers / sentence-transformers for ``what``, or say which extra
-    brings them (the default install runs without them)."""
-    import importlib
+def needs_models(what: str, *modules: str) -> None:
+    """Say which extra brings ``modules`` (default: torch, transformers, sentence-transformers)
+    when one is not installed; ``what`` needs them. Looks them up without importing them: the
+    caller imports what it uses."""
+    from importlib.util import find_spec
 
-    try:
-        return [importlib.import_module(m) for m in ("torch", "transformers", "sentence_transformers")]
-    except ImportError as exc:
-        raise RuntimeError(f"{what} needs the models extra, which is not installed ({exc.name} is missing): "
-                           f"{MODELS_EXTRA}") from None
+    for name in modules or ("torch", "transformers", "sentence_transformers"):
+        if find_spec(name) is None:
+            raise RuntimeError(f"{what} needs the models extra, which is not installed ({name} is missing): "
+                               f"{MODELS_EXTRA}")
 
 
 def load_settings(**overrides) -> Settings:

@@ -137,7 +137,8 @@ class Embedder:
         with self._lock:
             if self._model is None:
                 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                needs_models(f"the embedding model {self.settings.model!r} through sentence-transformers")
+                needs_models(f"the embedding model {self.settings.model!r} through sentence-transformers",
+                             "sentence_transformers", "transformers", "torch")
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 

@@ -75,7 +75,7 @@ def load_base(base_dir: Path, light: bool = False, dtype: str = "float32"):
     the logits are identical; it saves ~190 MB of RAM at run time."""
     from config import needs_models
 
-    needs_models("the torch reader engine (SANAD_READER_ENGINE=torch) and training")
+    needs_models("the torch reader engine (SANAD_READER_ENGINE=torch) and training", "torch", "transformers")
     import torch
     from transformers import AutoTokenizer, BertForQuestionAnswering
     from transformers.utils import logging as hf_logging
