@@ -158,6 +158,9 @@ def main(argv=None):
     ap.add_argument("--passages", type=int, default=0, metavar="CHARS",
                     help="read whole passages: windows are each paragraph's chunks of at most CHARS characters "
                     "(the pipeline's chunk_max_chars), unanswerable questions train 'no answer' (0: sentence windows)")
+    ap.add_argument("--near-misses", type=float, default=0.0, metavar="P",
+                    help="chance per answerable question of its near-miss twin (training/near_misses.py) on the "
+                    "same window, trained as 'no answer'; sentence windows then also train unanswerable questions")
     ap.add_argument("--max-length", type=int, default=R.MAX_LENGTH, help="question + window, in pieces")
     ap.add_argument("--layers", type=int, default=R.TRAINED_LAYERS, help="top layers trained (12: all)")
     ap.add_argument("--device", default="cpu", help="cpu, or cuda (bf16 autocast; the weights stay fp32, shipped fp16)")
@@ -187,7 +190,7 @@ def main(argv=None):
     print(f"base {base[:12]}; trained parameters {sum(p.numel() for p in params) / 1e6:.2f}M", flush=True)
 
     train, dev = build_examples(args.train, args.dev_share, args.seed, args.windows_ctx, args.negatives, args.cap,
-                                parse_fold(args.fold), args.retrieved, args.passages)
+                                parse_fold(args.fold), args.retrieved, args.passages, args.near_misses)
     if args.limit:
         train = train[: args.limit]
     print(f"{len(train)} training windows ({sum(1 for t in train if t[2] < 0)} negatives), {len(dev)} dev questions",

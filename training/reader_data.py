@@ -163,22 +163,45 @@ class NegativePool:
         return None
 
 
+def best_sentence(context: str, question: str) -> str | None:
+    """The sentence of ``context`` sharing most words with ``question``: what a reader would be
+    shown for a question the paragraph does not answer."""
+    qterms = {t.norm for t in tokenize(question)}
+    scored = [(len(qterms & {t.norm for t in tokenize(context[s:e])}), -s, context[s:e])
+              for s, e in split_sentences(context) if e - s > 15]
+    return max(scored)[2] if scored else None
+
+
 def build_examples(paths: list[str], dev_share: float, seed: int, windows_ctx: float, negatives: float, cap: int,
-                   fold: tuple[int, int] | None = None, retrieved: float = 0.0, passage_chars: int = 0):
+                   fold: tuple[int, int] | None = None, retrieved: float = 0.0, passage_chars: int = 0,
+                   near_misses: float = 0.0):
     """Training windows (question, window, answer start, end; -1 for none) and the dev
     questions. A path may be 'PATH:CAP' (its own cap; ``cap`` for the others). ``retrieved``:
     the chance per question of a retrieved negative (NegativePool), drawn from the training
     paragraphs of the same file only. ``passage_chars``: windows are the paragraph's chunks of
     at most that many characters (``passage_examples``), and unanswerable questions train
-    "no answer"; 0: the sentence windows of ``examples_for``."""
+    "no answer"; 0: the sentence windows of ``examples_for``. ``near_misses``: the chance per
+    answerable question of its near-miss twin (training/near_misses.py) asked against the same
+    window as a "no answer" example; with it, sentence windows also train unanswerable questions
+    (the paragraph's best-matching sentence, "no answer")."""
     rng = random.Random(seed)
     train, dev = [], []
+    loaded = []
     for spec in paths:
         path, own_cap = split_spec(spec)
         if "arcd-test" in Path(path).name:
             raise SystemExit("ARCD-test is the measure: it is never trained on")
+        loaded.append((spec, list(squad_items(path, unanswerable=bool(passage_chars or near_misses)))))
+    changer = None
+    if near_misses:
+        from rag.answer.question import Question
+        from training.near_misses import NearMisses
+
+        texts = {c: None for _, items in loaded for _, c, *_ in items}
+        changer = NearMisses(list(texts) + [q for _, items in loaded for _, _, q, *_ in items])
+    for spec, items in loaded:
+        path, own_cap = split_spec(spec)
         arcd = "arcd" in Path(path).name
-        items = list(squad_items(path, unanswerable=bool(passage_chars)))
         limit = own_cap or cap
         if limit and len(items) > limit:
             items = random.Random(seed).sample(items, limit)
@@ -192,10 +215,19 @@ def build_examples(paths: list[str], dev_share: float, seed: int, windows_ctx: f
         for title, context, q, ans, a0 in kept:
             if passage_chars:
                 windows = passage_examples(title, context, q, ans, a0, rng, passage_chars, negatives)
+            elif a0 < 0:
+                best = best_sentence(context, q)
+                windows = [(best, -1, -1)] if best else []
             else:
                 windows = examples_for(context, q, ans, a0, rng, windows_ctx, negatives)
             for w, s, e in windows:
                 train.append((q, w, s, e))
+            if changer is not None and a0 >= 0 and windows and windows[0][1] >= 0 and rng.random() < near_misses:
+                parsed = Question.parse(q)
+                made = changer.make(q, context + " " + title, ans, rng, {parsed.focus} if parsed.focus else set(),
+                                    window=windows[0][0])
+                if made:
+                    train.append((made[0], windows[0][0], -1, -1))
             if pool is not None and rng.random() < retrieved:
                 neg = pool.best(q, title, ans or "\0")
                 if neg is not None:
