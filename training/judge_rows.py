@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.near_misses import _form  # one clitic split for both near-miss makers
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ANSWERABLE = {"arcd": "arcd/arcd-train.json", "tydi": "tydiqa/tydiqa-goldp-dev-ar.json",
               "mlqa": "mlqa/mlqa-dev-ar.json"}
@@ -93,14 +95,6 @@ def cmd_index(args) -> None:
 
 
 # --- near misses ---------------------------------------------------------------------------
-_CLITIC = ("و", "ف", "ب", "ل", "ك")
-
-
-def _form(word: str) -> tuple[str, str]:
-    """(clitic, rest): a one-letter conjunction/preposition before the article, else ''."""
-    if len(word) > 4 and word[0] in _CLITIC and word[1:3] == "ال":
-        return word[0], word[1:]
-    return "", word
 
 
 def near_misses(qs: list[dict], paragraphs: dict[str, dict], embed, share: float, seed: int = 11) -> list[dict]:

@@ -191,16 +191,15 @@ def build_examples(paths: list[str], dev_share: float, seed: int, windows_ctx: f
         path, own_cap = split_spec(spec)
         if "arcd-test" in Path(path).name:
             raise SystemExit("ARCD-test is the measure: it is never trained on")
-        loaded.append((spec, list(squad_items(path, unanswerable=bool(passage_chars or near_misses)))))
+        loaded.append((path, own_cap, list(squad_items(path, unanswerable=bool(passage_chars or near_misses)))))
     changer = None
     if near_misses:
         from rag.answer.question import Question
         from training.near_misses import NearMisses
 
-        texts = {c: None for _, items in loaded for _, c, *_ in items}
-        changer = NearMisses(list(texts) + [q for _, items in loaded for _, _, q, *_ in items])
-    for spec, items in loaded:
-        path, own_cap = split_spec(spec)
+        texts = {c: None for *_, items in loaded for _, c, *_ in items}
+        changer = NearMisses(list(texts) + [q for *_, items in loaded for _, _, q, *_ in items])
+    for path, own_cap, items in loaded:
         arcd = "arcd" in Path(path).name
         limit = own_cap or cap
         if limit and len(items) > limit:
